@@ -1,0 +1,56 @@
+# sandboxed.containers: development, tests and the local cluster.
+# `make demo` and `make test` are all a newcomer needs (see README.md).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Python 3.12 for the venv: python3.12 on PATH, else the newest 3.12 pyenv has.
+PYTHON312 ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c '' 2>/dev/null && command -v python3.12 || \
+	(command -v pyenv >/dev/null 2>&1 && PYENV_VERSION=$$(pyenv latest 3.12 2>/dev/null) pyenv which python3.12 2>/dev/null))
+COLLECTIONS := .collections/ansible_collections
+CLUSTER := PYTHONPATH=tests/cluster $(PY) -m localcluster
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+$(VENV)/.stamp: requirements-dev.txt
+	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found: install it (e.g. pyenv install 3.12) or pass PYTHON312=/path/to/python3.12" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp ## create .venv (Python 3.12, pinned tools)
+
+$(COLLECTIONS)/sandboxed/containers:
+	@mkdir -p $(COLLECTIONS)/sandboxed
+	@ln -sfn ../../.. $@
+
+.PHONY: collection
+collection: $(COLLECTIONS)/sandboxed/containers ## make the checkout importable as sandboxed.containers
+
+.PHONY: cluster-build
+cluster-build: ## build (or find cached) etcd and the Kubernetes control plane
+	@bash tests/cluster/build.sh >/dev/null
+
+.PHONY: cluster-up
+cluster-up: venv ## start the local cluster (CLUSTER_TOPOLOGY, CLUSTER_WORKERS, SIM_* knobs)
+	@$(CLUSTER) up
+
+.PHONY: cluster-down
+cluster-down: ## stop every process of the local cluster
+	@if [ -x $(PY) ]; then $(CLUSTER) down; else echo "no local cluster (no .venv)"; fi
+
+.PHONY: cluster-status
+cluster-status: venv ## show components, nodes and pools of the local cluster
+	@$(CLUSTER) status
+
+.PHONY: test-cluster
+test-cluster: venv ## tests of the local cluster itself
+	$(PY) -m pytest tests/cluster/tests

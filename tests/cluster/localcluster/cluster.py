@@ -1,0 +1,503 @@
+"""Start, stop and inspect the local control plane.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real
+binaries built by build.sh; each runs in its own session with its pid (and
+start time, so a recycled pid is never mistaken for ours) recorded under the
+cluster directory. Everything the cluster knows lives in etcd; the files under
+the cluster directory are only credentials, logs and pids.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .pki import IDENTITIES, PKI, TEST_USERS
+
+HERE = Path(__file__).resolve().parent.parent  # tests/cluster
+REPO = HERE.parent.parent
+
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+# Controllers a test or a demo needs: namespaces go away, service accounts and
+# their tokens exist, owners are garbage-collected, workloads get pods, drains
+# respect PodDisruptionBudgets. No node lifecycle controller: nodes are
+# simulated and must not be tainted or evicted by it. The aggregation controller
+# fills the admin/edit/view roles tests bind users to; the policy status
+# controller type-checks ValidatingAdmissionPolicies as OpenShift does.
+CONTROLLERS = (
+    "namespace-controller",
+    "garbage-collector-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "root-ca-certificate-publisher-controller",
+    "replicaset-controller",
+    "deployment-controller",
+    "daemonset-controller",
+    "job-controller",
+    "cronjob-controller",
+    "ttl-after-finished-controller",
+    "statefulset-controller",
+    "disruption-controller",
+    "clusterrole-aggregation-controller",
+    "pod-garbage-collector-controller",
+    "validatingadmissionpolicy-status-controller",
+)
+
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata"}],
+}
+
+
+class ClusterError(RuntimeError):
+    """A failure with a message fit for the user."""
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get("SANDBOXED_CONTAINERS_CLUSTER_DIR") or REPO / ".cluster").resolve()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces; fields after it are fixed.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+@dataclass
+class Settings:
+    """Knobs of a new cluster, from the environment (see README)."""
+
+    topology: str = "standard"
+    workers: int = 3
+    not_virt: tuple[str, ...] = ()
+    render_delay: float = 5.0
+    node_update: float = 3.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        s = cls()
+        s.topology = env.get("CLUSTER_TOPOLOGY") or s.topology
+        if s.topology not in ("standard", "compact", "sno"):
+            raise ClusterError(
+                f"CLUSTER_TOPOLOGY={s.topology!r} is not a topology; use standard, compact or sno"
+            )
+        try:
+            s.workers = int(env.get("CLUSTER_WORKERS") or s.workers)
+            s.render_delay = float(env.get("SIM_RENDER_DELAY_SECONDS") or s.render_delay)
+            s.node_update = float(env.get("SIM_NODE_UPDATE_SECONDS") or s.node_update)
+        except ValueError as e:
+            raise ClusterError(f"a cluster knob is not a number: {e}") from None
+        if s.workers < 0:
+            raise ClusterError("CLUSTER_WORKERS must be 0 or more")
+        nv = env.get("CLUSTER_NOT_VIRT_NODES") or ""
+        s.not_virt = tuple(n for n in nv.replace(",", " ").split() if n)
+        return s
+
+
+class LocalCluster:
+    """One local cluster, identified by its directory."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.dir = (directory or default_dir()).resolve()
+        self.pki = PKI(self.dir / "pki")
+        self.logs = self.dir / "logs"
+        self.state_file = self.dir / "state.json"
+
+    # -- paths and state -------------------------------------------------
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    def user_kubeconfig(self, user: str) -> Path:
+        return self.dir / "users" / f"{user}.kubeconfig"
+
+    def component_kubeconfig(self, user: str) -> Path:
+        return self.pki.dir / "kubeconfigs" / f"{user.replace(':', '-')}.kubeconfig"
+
+    def pid_file(self, component: str) -> Path:
+        return self.dir / f"{component}.pid"
+
+    def state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, state: dict) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+        tmp.replace(self.state_file)
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.state()['ports']['kube-apiserver']}"
+
+    @contextlib.contextmanager
+    def _lock(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # -- processes -------------------------------------------------------
+
+    def pid(self, component: str) -> int | None:
+        """The pid of a running component we started, or None (a stale file is removed)."""
+        f = self.pid_file(component)
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError):
+            return None
+        pid = rec.get("pid")
+        if isinstance(pid, int) and _start_ticks(pid) == rec.get("start"):
+            return pid
+        f.unlink(missing_ok=True)  # stale: the process is gone or the pid was reused
+        return None
+
+    def running(self) -> dict[str, int | None]:
+        return {c: self.pid(c) for c in self.components()}
+
+    def components(self) -> tuple[str, ...]:
+        return COMPONENTS + (("simulator",) if self._sim_available() else ())
+
+    @staticmethod
+    def _sim_available() -> bool:
+        return (HERE / "sim" / "__main__.py").exists()
+
+    def _spawn(self, component: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{component}.log", "ab")
+        log.write(f"\n---- started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env, cwd=self.dir,
+        )
+        log.close()
+        # Popen keeps no reference that would reap it later; the process is
+        # adopted by init if we exit first, and stop() reaps it if we do not.
+        self._children = getattr(self, "_children", {})
+        self._children[proc.pid] = proc
+        self.pid_file(component).write_text(
+            json.dumps({"pid": proc.pid, "start": _start_ticks(proc.pid)})
+        )
+        return proc.pid
+
+    def stop(self, component: str, timeout: float = 15.0) -> bool:
+        """Stops one component by its recorded pid; True if it was running."""
+        pid = self.pid(component)
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._alive(pid):
+            time.sleep(0.05)
+        if self._alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while self._alive(pid):
+                time.sleep(0.05)
+        self.pid_file(component).unlink(missing_ok=True)
+        return True
+
+    def _alive(self, pid: int) -> bool:
+        child = getattr(self, "_children", {}).get(pid)
+        if child is not None:
+            return child.poll() is None
+        st = Path(f"/proc/{pid}/stat")
+        try:
+            return st.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def _exited_early(self, component: str) -> ClusterError:
+        tail = ""
+        with contextlib.suppress(OSError):
+            tail = "\n".join((self.logs / f"{component}.log").read_text().splitlines()[-15:])
+        return ClusterError(
+            f"{component} exited during start; last lines of {self.logs / (component + '.log')}:\n{tail}"
+        )
+
+    # -- commands --------------------------------------------------------
+
+    def _argv(self, component: str, bins: Path, state: dict) -> list[str]:
+        p = state["ports"]
+        pki = self.pki
+        if component == "etcd":
+            return [
+                str(bins / "etcd"), "--name=local", f"--data-dir={state['etcd_data_dir']}",
+                f"--listen-client-urls=http://127.0.0.1:{p['etcd']}",
+                f"--advertise-client-urls=http://127.0.0.1:{p['etcd']}",
+                f"--listen-peer-urls=http://127.0.0.1:{p['etcd-peer']}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{p['etcd-peer']}",
+                f"--initial-cluster=local=http://127.0.0.1:{p['etcd-peer']}",
+                "--unsafe-no-fsync", "--log-level=warn", "--quota-backend-bytes=4294967296",
+            ]
+        if component == "kube-apiserver":
+            return [
+                str(bins / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                f"--secure-port={p['kube-apiserver']}",
+                f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}", f"--token-auth-file={pki.tokens_csv}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--authorization-mode=RBAC", "--allow-privileged=true",
+                "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,"
+                "RuntimeClass,DefaultTolerationSeconds,ValidatingAdmissionPolicy,"
+                "MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
+                f"--audit-policy-file={self.dir / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.logs / 'audit.log'}", "--audit-log-format=json",
+                "--enable-priority-and-fairness=false", "--profiling=false",
+                f"--cert-dir={self.dir / 'apiserver-certs'}",
+                "--endpoint-reconciler-type=none",
+            ]
+        if component == "kube-controller-manager":
+            kc = self.component_kubeconfig("system:kube-controller-manager")
+            return [
+                str(bins / "kube-controller-manager"), f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1", f"--secure-port={p['kube-controller-manager']}",
+                f"--cert-dir={self.dir / 'kcm-certs'}",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}", "--use-service-account-credentials=false",
+                "--leader-elect=false", "--concurrent-gc-syncs=5",
+            ]
+        if component == "kube-scheduler":
+            kc = self.component_kubeconfig("system:kube-scheduler")
+            return [
+                str(bins / "kube-scheduler"), f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1", f"--secure-port={p['kube-scheduler']}",
+                f"--cert-dir={self.dir / 'scheduler-certs'}", "--leader-elect=false",
+            ]
+        if component == "simulator":
+            kc = self.component_kubeconfig("system:sim:machine-config-operator")
+            return [sys.executable, "-m", "sim", "run", f"--kubeconfig={kc}"]
+        raise ClusterError(f"unknown component {component!r}; one of {', '.join(self.components())}")
+
+    def _env(self, component: str) -> dict[str, str]:
+        env = dict(os.environ)
+        if component == "simulator":
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+            env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _ready(self, component: str, state: dict) -> bool:
+        p = state["ports"]
+        try:
+            if component == "etcd":
+                with urllib.request.urlopen(f"http://127.0.0.1:{p['etcd']}/health", timeout=2) as r:
+                    return json.loads(r.read()).get("health") == "true"
+            if component == "kube-apiserver":
+                ctx = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+                url = f"https://127.0.0.1:{p['kube-apiserver']}/readyz"
+                with urllib.request.urlopen(url, timeout=2, context=ctx) as r:
+                    return r.status == 200
+            if component in ("kube-controller-manager", "kube-scheduler"):
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE  # self-signed serving cert of the component
+                with urllib.request.urlopen(
+                    f"https://127.0.0.1:{p[component]}/healthz", timeout=2, context=ctx
+                ) as r:
+                    return r.status == 200
+            if component == "simulator":
+                return (self.dir / "simulator.ready").exists()
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+        return False
+
+    def _start(self, component: str, bins: Path, state: dict, timeout: float = 90.0) -> None:
+        if component == "simulator":
+            (self.dir / "simulator.ready").unlink(missing_ok=True)
+        pid = self._spawn(component, self._argv(component, bins, state), self._env(component))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._alive(pid):
+                self.pid_file(component).unlink(missing_ok=True)
+                raise self._exited_early(component)
+            if self._ready(component, state):
+                return
+            time.sleep(0.1)
+        self.stop(component)
+        raise ClusterError(f"{component} was not ready after {timeout:.0f} s; see {self.logs}")
+
+    def restart(self, component: str) -> None:
+        """Restarts one component on the same ports while the others keep running."""
+        if component not in self.components():
+            raise ClusterError(f"unknown component {component!r}; one of {', '.join(self.components())}")
+        with self._lock():
+            state = self.state()
+            if not state:
+                raise ClusterError(f"no cluster at {self.dir}; run make cluster-up")
+            self.stop(component)
+            port = state["ports"].get(component)
+            if port and not port_free(port):
+                raise ClusterError(f"port {port} of {component} is taken by another process")
+            self._start(component, Path(state["bin_dir"]), state)
+
+    def build(self) -> Path:
+        """Builds (or finds in the cache) the binaries; returns their directory."""
+        proc = subprocess.run(
+            ["bash", str(HERE / "build.sh")], stdout=subprocess.PIPE, text=True,
+        )
+        if proc.returncode != 0:
+            raise ClusterError("building the control plane failed (the reason is printed above)")
+        return Path(proc.stdout.strip().splitlines()[-1])
+
+    def up(self, settings: Settings | None = None, *, quiet: bool = False) -> bool:
+        """Starts what is not running; returns False if everything already ran."""
+        say = (lambda *_: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+        settings = settings or Settings.from_env()
+        with self._lock():
+            running = self.running()
+            state = self.state()
+            if state and all(running.values()) and self._ready("kube-apiserver", state):
+                say(f"the local cluster is already running at {self.server} (state in {self.dir})")
+                return False
+            t0 = time.monotonic()
+            bins = self.build()
+            self.dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.dir, 0o700)
+            self.pki.create()
+            (self.dir / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
+            fresh = not running.get("etcd")
+            if fresh:
+                # Without etcd nothing the others hold is worth keeping.
+                for c in reversed(self.components()):
+                    self.stop(c)
+                self._remove_data_dir(state)
+                state = {
+                    "etcd_data_dir": tempfile.mkdtemp(
+                        prefix="sandboxed-containers-etcd-",
+                        dir="/dev/shm" if os.path.isdir("/dev/shm") else None,
+                    ),
+                    "ports": {},
+                    "settings": settings.__dict__ | {"not_virt": list(settings.not_virt)},
+                }
+            state["bin_dir"] = str(bins)
+            for c in self.components():
+                if running.get(c) and not fresh:
+                    continue
+                for key in ([c, "etcd-peer"] if c == "etcd" else [c]):
+                    if key == "simulator":
+                        continue
+                    if not state["ports"].get(key) or not port_free(state["ports"][key]):
+                        state["ports"][key] = free_port()
+            self._save_state(state)
+            self._write_kubeconfigs()
+            from .bootstrap import bootstrap  # needs the kubernetes client
+
+            for c in self.components():
+                if self.pid(c) is None:
+                    say(f"starting {c}")
+                    self._start(c, bins, state)
+                if c == "kube-apiserver":
+                    bootstrap(self, settings if fresh else None, say)
+            say(f"the local cluster is ready at {self.server} in {time.monotonic() - t0:.1f} s")
+            return True
+
+    def _remove_data_dir(self, state: dict) -> None:
+        d = state.get("etcd_data_dir")
+        if d and Path(d).name.startswith("sandboxed-containers-etcd-"):
+            shutil.rmtree(d, ignore_errors=True)
+
+    def down(self) -> list[str]:
+        """Stops every component we started; returns the ones that were running."""
+        with self._lock():
+            stopped = [c for c in reversed(self.components()) if self.stop(c)]
+            self._remove_data_dir(self.state())
+            self.state_file.unlink(missing_ok=True)
+            return stopped
+
+    # -- credentials -----------------------------------------------------
+
+    def _kubeconfig_for(self, user: str) -> dict:
+        ident = next(i for i in IDENTITIES if i.name == user)
+        cred: dict[str, str]
+        if ident.auth == "token":
+            cred = {"token": self.pki.token(user)}
+        else:
+            cred = {
+                "client-certificate-data": base64.b64encode(
+                    self.pki.client_cert(user).read_bytes()).decode(),
+                "client-key-data": base64.b64encode(self.pki.client_key(user).read_bytes()).decode(),
+            }
+        name = "local"
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {
+                "server": self.server,
+                "certificate-authority-data": base64.b64encode(self.pki.ca_cert.read_bytes()).decode(),
+            }}],
+            "users": [{"name": user, "user": cred}],
+            "contexts": [{"name": f"{user}@{name}", "context": {"cluster": name, "user": user}}],
+            "current-context": f"{user}@{name}",
+        }
+
+    def _write_kubeconfig(self, path: Path, user: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = yaml.safe_dump(self._kubeconfig_for(user)).encode()
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        path.with_suffix(".tmp").replace(path)
+
+    def _write_kubeconfigs(self) -> None:
+        self._write_kubeconfig(self.kubeconfig, "admin")
+        for user in TEST_USERS:
+            self._write_kubeconfig(self.user_kubeconfig(user), user)
+        for ident in IDENTITIES:
+            if ident.name.startswith("system:"):
+                self._write_kubeconfig(self.component_kubeconfig(ident.name), ident.name)
