@@ -168,3 +168,14 @@ def _ensure(dyn: DynamicClient, obj: dict) -> None:
         res.get(name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"))
     except NotFoundError:
         res.create(body=obj, namespace=obj["metadata"].get("namespace"))
+
+
+def wait_settled(cluster: LocalCluster) -> None:
+    """Waits until the simulator has rendered every pool and seeded every node."""
+    from sim import topology
+
+    api = api_client(cluster.kubeconfig)
+    try:
+        topology.wait_settled(api)
+    finally:
+        api.close()

@@ -322,7 +322,8 @@ class LocalCluster:
             ]
         if component == "simulator":
             kc = self.component_kubeconfig("system:sim:machine-config-operator")
-            return [sys.executable, "-m", "sim", "run", f"--kubeconfig={kc}"]
+            return [sys.executable, "-m", "sim", "run", f"--kubeconfig={kc}",
+                    f"--ready-file={self.dir / 'simulator.ready'}"]
         raise ClusterError(f"unknown component {component!r}; one of {', '.join(self.components())}")
 
     def _env(self, component: str) -> dict[str, str]:
@@ -444,6 +445,10 @@ class LocalCluster:
                     self._start(c, bins, state)
                 if c == "kube-apiserver":
                     bootstrap(self, settings if fresh else None, say)
+            if fresh and self._sim_available():
+                from .bootstrap import wait_settled
+
+                wait_settled(self)
             say(f"the local cluster is ready at {self.server} in {time.monotonic() - t0:.1f} s")
             return True
 
