@@ -12,11 +12,13 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import yaml
 from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -149,6 +151,7 @@ def bootstrap(cluster: LocalCluster, seed: Settings | None, say: Callable[[str],
         for f in sorted((osdir / "admission").glob("*.yaml")):
             for obj in load_all(f):
                 apply(dyn, obj)
+        _wait_policy_enforced(dyn)
         _cluster_version(dyn)
         if seed is not None:
             try:
@@ -159,6 +162,27 @@ def bootstrap(cluster: LocalCluster, seed: Settings | None, say: Callable[[str],
             topology.seed(api, seed)
     finally:
         api.close()
+
+
+def _wait_policy_enforced(dyn: DynamicClient, timeout: float = 30.0) -> None:
+    """A ValidatingAdmissionPolicy acts only once its informers synced: probe it with a dry run."""
+    pools = dyn.resources.get(api_version="machineconfiguration.openshift.io/v1", kind="MachineConfigPool")
+    probe = {
+        "apiVersion": "machineconfiguration.openshift.io/v1", "kind": "MachineConfigPool",
+        "metadata": {"name": "policy-probe"},
+        "spec": {"machineConfigSelector": {"matchLabels": {"machineconfiguration.openshift.io/role": "probe"}},
+                 "nodeSelector": {"matchLabels": {"node-role.kubernetes.io/probe": ""}}},
+    }
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pools.create(body=probe, query_params=[("dryRun", "All")])
+        except ApiException as e:
+            if e.status == 422:
+                return
+            raise
+        time.sleep(0.2)
+    raise ClusterError(f"the custom-pool admission policy was not enforced after {timeout:.0f} s")
 
 
 def _ensure(dyn: DynamicClient, obj: dict) -> None:

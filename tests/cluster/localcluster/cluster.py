@@ -85,6 +85,8 @@ def free_port() -> int:
 
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As Go's listeners do, so a port in TIME_WAIT after a stop counts as free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -210,14 +212,13 @@ class LocalCluster:
 
     def _spawn(self, component: str, argv: list[str], env: dict[str, str] | None = None) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = open(self.logs / f"{component}.log", "ab")
-        log.write(f"\n---- started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, cwd=self.dir,
-        )
-        log.close()
+        with open(self.logs / f"{component}.log", "ab") as log:
+            log.write(f"\n---- started {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env=env, cwd=self.dir,
+            )
         # Popen keeps no reference that would reap it later; the process is
         # adopted by init if we exit first, and stop() reaps it if we do not.
         self._children = getattr(self, "_children", {})
@@ -305,11 +306,12 @@ class LocalCluster:
             return [
                 str(bins / "kube-controller-manager"), f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                "--authentication-skip-lookup=true",
                 "--bind-address=127.0.0.1", f"--secure-port={p['kube-controller-manager']}",
                 f"--cert-dir={self.dir / 'kcm-certs'}",
                 f"--controllers={','.join(CONTROLLERS)}",
                 f"--service-account-private-key-file={pki.sa_key}",
-                f"--root-ca-file={pki.ca_cert}", "--use-service-account-credentials=false",
+                f"--root-ca-file={pki.ca_cert}", "--use-service-account-credentials=true",
                 "--leader-elect=false", "--concurrent-gc-syncs=5",
             ]
         if component == "kube-scheduler":
@@ -317,6 +319,7 @@ class LocalCluster:
             return [
                 str(bins / "kube-scheduler"), f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                "--authentication-skip-lookup=true",
                 "--bind-address=127.0.0.1", f"--secure-port={p['kube-scheduler']}",
                 f"--cert-dir={self.dir / 'scheduler-certs'}", "--leader-elect=false",
             ]
@@ -427,6 +430,7 @@ class LocalCluster:
                     "settings": settings.__dict__ | {"not_virt": list(settings.not_virt)},
                 }
             state["bin_dir"] = str(bins)
+            old_api_port = state["ports"].get("kube-apiserver")
             for c in self.components():
                 if running.get(c) and not fresh:
                     continue
@@ -434,7 +438,11 @@ class LocalCluster:
                     if key == "simulator":
                         continue
                     if not state["ports"].get(key) or not port_free(state["ports"][key]):
-                        state["ports"][key] = free_port()
+                        state["ports"][key] = free_port()  # taken by someone else: pick another
+            if old_api_port and state["ports"]["kube-apiserver"] != old_api_port:
+                # The clients' kubeconfigs name the old port: restart them with the new ones.
+                for c in self.components()[2:]:
+                    self.stop(c)
             self._save_state(state)
             self._write_kubeconfigs()
             from .bootstrap import bootstrap  # needs the kubernetes client

@@ -63,7 +63,7 @@ def _key_pem(key) -> bytes:
 
 def _cert(subject: x509.Name, key, issuer_cert, issuer_key, *, ca: bool = False,
           server_names: tuple[str, ...] = (), client: bool = False) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
