@@ -1,0 +1,161 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""When has a MachineConfigPool really finished rolling out our change?
+
+Right after a MachineConfig changes, the MCO still reports Updated=True for
+the old rendered config until its render delay passes; after a node is
+labelled, the pool counts the node only once the node controller synced.
+A wait that trusts any single field returns early, so a pool is converged for
+our change only when everything below agrees: the spec names a rendered
+config that carries (or, on removal, lacks) our MachineConfig's content, the
+status has caught up with that spec, the conditions and counts say done, and
+every node of the pool runs that config.
+
+Private module_utils: may change at any time, even in bugfix releases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    CURRENT_CONFIG,
+    DESIRED_CONFIG,
+    MCD_REASON,
+    MCD_STATE,
+    rendered_carries,
+    rendered_lacks,
+)
+
+CONVERGED = "converged"
+PROGRESSING = "progressing"
+FAILED = "failed"
+
+RENDERED = "rendered"  # phase: the pool targets a rendered config with our change
+ROLLED_OUT = "rolled_out"  # phase: every node of the pool runs it
+
+
+@dataclass
+class Assessment:
+    state: str
+    progress: str
+    waiting_for: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def conditions(pool: dict) -> dict[str, dict]:
+    return {c.get("type"): c for c in ((pool.get("status") or {}).get("conditions") or [])}
+
+
+def _is(conds: dict, kind: str, status: str) -> bool:
+    return (conds.get(kind) or {}).get("status") == status
+
+
+def node_failures(members: list[dict]) -> list[str]:
+    out = []
+    for n in members:
+        ann = n["metadata"].get("annotations") or {}
+        state = ann.get(MCD_STATE)
+        if state in ("Degraded", "Unreconcilable"):
+            reason = ann.get(MCD_REASON) or "no reason given"
+            out.append(f"node {n['metadata']['name']} is {state}: {reason}")
+    return out
+
+
+def assess(pool: dict, members: list[dict], *, machine_config: str | None = None,
+           mc_spec: dict | None = None, present: bool = True, rendered_spec: dict | None = None,
+           phase: str = ROLLED_OUT) -> Assessment:
+    """Decides whether `pool` (with its primary nodes `members`) has converged for our change.
+
+    `mc_spec` is our MachineConfig's spec and `rendered_spec` the spec of the rendered
+    config the pool targets (spec.configuration.name), when the caller has it.
+    """
+    name = pool["metadata"]["name"]
+    spec = pool.get("spec") or {}
+    status = pool.get("status") or {}
+    target = (spec.get("configuration") or {}).get("name")
+    sources = [s.get("name") for s in (spec.get("configuration") or {}).get("source") or []]
+    conds = conditions(pool)
+
+    failures = []
+    rd = conds.get("RenderDegraded") or {}
+    if rd.get("status") == "True":
+        failures.append(f"pool {name} cannot render its configuration (RenderDegraded): {rd.get('message') or ''}")
+    if phase == ROLLED_OUT:
+        failures += node_failures(members)
+        nd = conds.get("NodeDegraded") or {}
+        if nd.get("status") == "True" and not any(f.startswith("node ") for f in failures):
+            failures.append(f"pool {name} is NodeDegraded: {nd.get('reason') or ''} {nd.get('message') or ''}".strip())
+    dg = conds.get("Degraded") or {}
+    if dg.get("status") == "True" and not failures:
+        failures.append(f"pool {name} is Degraded: {dg.get('message') or dg.get('reason') or 'no message'}")
+    if spec.get("paused") and phase == ROLLED_OUT and not failures:
+        failures.append(
+            f"pool {name} is paused, so the MCO will not roll out to its nodes; "
+            f"unpause it (oc patch mcp/{name} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')"
+        )
+
+    done = [
+        n for n in members
+        if (n["metadata"].get("annotations") or {}).get(CURRENT_CONFIG) == target
+        and (n["metadata"].get("annotations") or {}).get(DESIRED_CONFIG) == target
+        and (n["metadata"].get("annotations") or {}).get(MCD_STATE) == "Done"
+    ]
+    working = [
+        n["metadata"]["name"] for n in members
+        if (n["metadata"].get("annotations") or {}).get(MCD_STATE) == "Working"
+    ]
+    summary = {
+        "pool": name,
+        "rendered_config": target,
+        "machine_count": len(members),
+        "updated_nodes": len(done),
+        "working_nodes": working,
+    }
+
+    if failures:
+        return Assessment(FAILED, f"{name}: failed", failures=failures, summary=summary)
+
+    waiting = []
+    if machine_config:
+        if present and machine_config not in sources:
+            waiting.append(f"the MCO to render a configuration for {name} with MachineConfig {machine_config}")
+        if not present and machine_config in sources:
+            waiting.append(f"the MCO to render a configuration for {name} without MachineConfig {machine_config}")
+    if mc_spec is not None and not waiting:
+        if rendered_spec is None:
+            waiting.append(f"the rendered config {target or '(none yet)'} of {name} to be readable")
+        elif present and not rendered_carries(rendered_spec, mc_spec):
+            waiting.append(f"a rendered config for {name} with the current content of our MachineConfig")
+        elif not present and not rendered_lacks(rendered_spec, mc_spec):
+            waiting.append(f"a rendered config for {name} without our files and extensions")
+    if status.get("observedGeneration") != pool["metadata"].get("generation"):
+        waiting.append(f"the MCO to observe generation {pool['metadata'].get('generation')} of {name}")
+
+    if phase == ROLLED_OUT:
+        if (status.get("configuration") or {}).get("name") != target:
+            waiting.append(f"{name} to report status.configuration {target}")
+        if not _is(conds, "Updated", "True") or not _is(conds, "Updating", "False"):
+            waiting.append(f"{name} to be Updated=True and Updating=False")
+        if _is(conds, "Degraded", "True") or "Degraded" not in conds:
+            waiting.append(f"{name} to report Degraded=False")
+        counts = (status.get("machineCount"), status.get("updatedMachineCount"), status.get("readyMachineCount"))
+        if counts != (len(members),) * 3 or status.get("degradedMachineCount") not in (0, None):
+            waiting.append(
+                f"{name} to count {len(members)} machines, all updated and ready "
+                f"(machineCount={counts[0]}, updated={counts[1]}, ready={counts[2]})"
+            )
+        if len(done) != len(members):
+            waiting.append(f"{len(members) - len(done)} nodes of {name} to run {target}")
+
+    if not waiting:
+        return Assessment(CONVERGED, f"{name}: {len(done)}/{len(members)} updated, converged on {target}",
+                          summary=summary)
+    if machine_config and waiting[0].startswith("the MCO to render"):
+        progress = f"{name}: waiting for the MCO to render {machine_config}"
+    else:
+        progress = f"{name}: {len(done)}/{len(members)} updated"
+        if working:
+            progress += "; " + ", ".join(f"{w} Working" for w in working)
+    return Assessment(PROGRESSING, progress, waiting_for=waiting, summary=summary)

@@ -1,0 +1,187 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The objects the collection owns, built as plain dicts (no I/O).
+
+Private module_utils: may change at any time, even in bugfix releases.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import urllib.parse
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python < 3.11
+    tomllib = None
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
+
+MC_API = "machineconfiguration.openshift.io/v1"
+ROLE_LABEL = "machineconfiguration.openshift.io/role"
+NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
+POOL_LABEL_PREFIX = "pools.operator.machineconfiguration.openshift.io/"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "sandboxed.containers"}
+VERSION_ANNOTATION = "sandboxed.containers/version"
+FIELD_MANAGER = "sandboxed.containers"
+
+MACHINE_CONFIG_NAME = "50-sandboxed-containers"
+EXTENSION = "sandboxed-containers"
+CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d/"
+CRIO_DROPIN_PATH = CRIO_DROPIN_DIR + "50-kata"
+IGNITION_VERSION = "3.2.0"
+DROPIN_MODE = 0o644
+
+CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
+DESIRED_CONFIG = "machineconfiguration.openshift.io/desiredConfig"
+MCD_STATE = "machineconfiguration.openshift.io/state"
+MCD_REASON = "machineconfiguration.openshift.io/reason"
+
+
+class DropinError(ValueError):
+    """The CRI-O drop-in is not what CRI-O would accept for the handler."""
+
+
+def node_role_label(pool: str) -> str:
+    return NODE_ROLE_PREFIX + pool
+
+
+def data_url(content: str) -> str:
+    """An Ignition data URL for a file's contents."""
+    return "data:text/plain;charset=utf-8;base64," + base64.b64encode(content.encode()).decode()
+
+
+def decode_data_url(url: str) -> str:
+    """The contents of a data URL (base64 or percent-encoded), as Ignition reads it."""
+    if not url.startswith("data:"):
+        raise ValueError(f"not a data URL: {url[:40]!r}")
+    header, _, payload = url[5:].partition(",")
+    if header.endswith(";base64"):
+        return base64.b64decode(payload).decode()
+    return urllib.parse.unquote(payload)
+
+
+def check_crio_dropin(content: str, handler: str) -> dict:
+    """Parses the drop-in as TOML and checks the runtime table of the handler; returns the table."""
+    if tomllib is None:  # pragma: no cover
+        raise DropinError("checking the CRI-O drop-in needs Python 3.11 or later (tomllib)")
+    try:
+        doc = tomllib.loads(content)
+    except tomllib.TOMLDecodeError as e:
+        raise DropinError(f"the CRI-O drop-in is not valid TOML: {e}") from None
+    table = doc.get("crio", {}).get("runtime", {}).get("runtimes", {}).get(handler)
+    if not isinstance(table, dict):
+        raise DropinError(
+            f"the CRI-O drop-in has no [crio.runtime.runtimes.{handler}] table, so CRI-O would not know the "
+            f"handler {handler!r} of the runtime class"
+        )
+    for key in ("runtime_path", "runtime_type"):
+        if not table.get(key):
+            raise DropinError(f"[crio.runtime.runtimes.{handler}] needs {key}")
+    return table
+
+
+def machine_config(role: str, crio_dropin: str, *, name: str = MACHINE_CONFIG_NAME,
+                   extensions: list[str] | None = None, version: str = COLLECTION_VERSION) -> dict:
+    """The one MachineConfig: the RHCOS extension and the CRI-O drop-in, for pools selecting `role`."""
+    return {
+        "apiVersion": MC_API,
+        "kind": "MachineConfig",
+        "metadata": {
+            "name": name,
+            "labels": {ROLE_LABEL: role, **MANAGED_BY},
+            "annotations": {VERSION_ANNOTATION: version},
+        },
+        "spec": {
+            "extensions": list(extensions if extensions is not None else [EXTENSION]),
+            "config": {
+                "ignition": {"version": IGNITION_VERSION},
+                "storage": {"files": [{
+                    "path": CRIO_DROPIN_PATH,
+                    "mode": DROPIN_MODE,
+                    "overwrite": True,
+                    "contents": {"source": data_url(crio_dropin)},
+                }]},
+            },
+        },
+    }
+
+
+def custom_pool(name: str, *, max_unavailable: int | str | None = None,
+                version: str = COLLECTION_VERSION) -> dict:
+    """A custom pool that inherits the worker MachineConfigs, as the MCO's admission policy requires."""
+    spec: dict = {
+        "machineConfigSelector": {"matchExpressions": [
+            {"key": ROLE_LABEL, "operator": "In", "values": ["worker", name]},
+        ]},
+        "nodeSelector": {"matchLabels": {node_role_label(name): ""}},
+    }
+    if max_unavailable is not None:
+        spec["maxUnavailable"] = max_unavailable
+    return {
+        "apiVersion": MC_API,
+        "kind": "MachineConfigPool",
+        "metadata": {
+            "name": name,
+            "labels": {POOL_LABEL_PREFIX + name: "", **MANAGED_BY},
+            "annotations": {VERSION_ANNOTATION: version},
+        },
+        "spec": spec,
+    }
+
+
+def runtime_class(name: str, handler: str, pool: str, overhead: dict[str, str], *,
+                  tolerations: list[dict] | None = None, version: str = COLLECTION_VERSION) -> dict:
+    """The RuntimeClass: pod overhead, and scheduling onto the nodes of the target pool only."""
+    scheduling: dict = {"nodeSelector": {node_role_label(pool): ""}}
+    if tolerations:
+        scheduling["tolerations"] = copy.deepcopy(tolerations)
+    return {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {
+            "name": name,
+            "labels": dict(MANAGED_BY),
+            "annotations": {VERSION_ANNOTATION: version},
+        },
+        "handler": handler,
+        "overhead": {"podFixed": dict(overhead)},
+        "scheduling": scheduling,
+    }
+
+
+def files_of(mc_spec: dict) -> dict[str, str]:
+    """path -> decoded contents of every file in a MachineConfig spec."""
+    out = {}
+    for f in ((mc_spec.get("config") or {}).get("storage") or {}).get("files") or []:
+        src = (f.get("contents") or {}).get("source")
+        try:
+            out[f["path"]] = decode_data_url(src) if src else ""
+        except (ValueError, UnicodeDecodeError):
+            out[f["path"]] = src
+    return out
+
+
+def rendered_carries(rendered_spec: dict, ours: dict) -> bool:
+    """Whether a rendered config includes the content of our MachineConfig spec (files and extensions)."""
+    have = files_of(rendered_spec)
+    for path, content in files_of(ours).items():
+        if have.get(path) != content:
+            return False
+    return all(e in (rendered_spec.get("extensions") or []) for e in ours.get("extensions") or [])
+
+
+def rendered_lacks(rendered_spec: dict, ours: dict) -> bool:
+    """Whether a rendered config is free of our files and extensions (after an uninstall)."""
+    have = files_of(rendered_spec)
+    if any(path in have for path in files_of(ours)):
+        return False
+    return not any(e in (rendered_spec.get("extensions") or []) for e in ours.get("extensions") or [])
+
+
+def reboot_content(mc_spec: dict | None) -> tuple:
+    """What of our MachineConfig changes a node's rendered content (and so reboots it)."""
+    if not mc_spec:
+        return ()
+    return (tuple(sorted(files_of(mc_spec).items())), tuple(mc_spec.get("extensions") or []))

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
+from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def test_machine_config_carries_the_extension_and_the_dropin(dropin):
+    mc = o.machine_config("kata-oc", dropin)
+    assert mc["metadata"]["labels"][o.ROLE_LABEL] == "kata-oc"
+    assert mc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "sandboxed.containers"
+    assert mc["metadata"]["annotations"][o.VERSION_ANNOTATION] == COLLECTION_VERSION
+    assert mc["spec"]["extensions"] == ["sandboxed-containers"]
+    assert re.match(r"^3\.\d+\.\d+$", mc["spec"]["config"]["ignition"]["version"])
+    (f,) = mc["spec"]["config"]["storage"]["files"]
+    assert f["path"] == "/etc/crio/crio.conf.d/50-kata"
+    assert f["mode"] == 0o644 == 420
+    assert o.decode_data_url(f["contents"]["source"]) == dropin
+    table = tomllib.loads(o.decode_data_url(f["contents"]["source"]))["crio"]["runtime"]["runtimes"]["kata"]
+    assert table["runtime_type"] == "vm"
+
+
+def test_data_urls_round_trip_both_encodings():
+    text = 'a = "b c"\n# ünïcode\n'
+    assert o.decode_data_url(o.data_url(text)) == text
+    assert o.decode_data_url("data:,a%20%3D%20%22b%22%0A") == 'a = "b"\n'
+
+
+def test_dropin_check(dropin):
+    assert o.check_crio_dropin(dropin, "kata")["runtime_root"] == "/run/vc"
+    with pytest.raises(o.DropinError, match=r"no \[crio.runtime.runtimes.kata-qemu\] table"):
+        o.check_crio_dropin(dropin, "kata-qemu")
+    with pytest.raises(o.DropinError, match="not valid TOML"):
+        o.check_crio_dropin("[crio.runtime.runtimes.kata\nruntime_path=", "kata")
+    with pytest.raises(o.DropinError, match="needs runtime_type"):
+        o.check_crio_dropin('[crio.runtime.runtimes.kata]\nruntime_path = "/x"\n', "kata")
+
+
+def test_custom_pool_inherits_worker_and_selects_its_role_label():
+    p = o.custom_pool("kata-oc", max_unavailable="25%")
+    expr = p["spec"]["machineConfigSelector"]["matchExpressions"][0]
+    assert expr == {"key": o.ROLE_LABEL, "operator": "In", "values": ["worker", "kata-oc"]}
+    assert p["spec"]["nodeSelector"] == {"matchLabels": {"node-role.kubernetes.io/kata-oc": ""}}
+    assert p["spec"]["maxUnavailable"] == "25%"
+    assert "maxUnavailable" not in o.custom_pool("kata-oc")["spec"]
+
+
+def test_runtime_class_schedules_onto_the_pool():
+    rc = o.runtime_class("kata", "kata", "kata-oc", {"cpu": "250m", "memory": "350Mi"},
+                         tolerations=[{"key": "k", "operator": "Exists"}])
+    assert rc["handler"] == "kata"
+    assert rc["overhead"] == {"podFixed": {"cpu": "250m", "memory": "350Mi"}}
+    assert rc["scheduling"]["nodeSelector"] == {"node-role.kubernetes.io/kata-oc": ""}
+    assert rc["scheduling"]["tolerations"] == [{"key": "k", "operator": "Exists"}]
+
+
+def test_rendered_content_checks(dropin):
+    ours = o.machine_config("worker", dropin)["spec"]
+    rendered = {"extensions": ["usbguard", "sandboxed-containers"],
+                "config": {"storage": {"files": [
+                    {"path": "/etc/other", "contents": {"source": o.data_url("x")}},
+                    *ours["config"]["storage"]["files"]]}}}
+    assert o.rendered_carries(rendered, ours)
+    assert not o.rendered_lacks(rendered, ours)
+    changed = o.machine_config("worker", dropin.replace("/run/vc", "/run/vc2"))["spec"]
+    assert not o.rendered_carries(rendered, changed)
+    bare = {"extensions": ["usbguard"], "config": {"storage": {"files": []}}}
+    assert o.rendered_lacks(bare, ours) and not o.rendered_carries(bare, ours)
+
+
+def test_version_matches_galaxy_yml():
+    assert yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"] == COLLECTION_VERSION
