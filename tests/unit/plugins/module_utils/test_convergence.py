@@ -82,7 +82,8 @@ def test_a_degraded_node_fails_naming_node_and_reason():
     nodes[2] = node("worker-2", "worker", current=OLD, desired=NEW, state="Degraded", reason="boom: disk full")
     p = converged_pool(counts=(3, 2, 2, 1), conds={
         "Updated": "False", "Updating": "True", "Degraded": ("True", "", "Node worker-2 is reporting: boom"),
-        "NodeDegraded": ("True", "1 nodes are reporting degraded status on sync", 'Node worker-2 is reporting: "boom"')})
+        "NodeDegraded": ("True", "1 nodes are reporting degraded status on sync",
+                         'Node worker-2 is reporting: "boom"')})
     a = assess(p, nodes, machine_config=MC, mc_spec=OURS, rendered_spec=RENDERED_WITH)
     assert a.state == FAILED
     assert a.failures == ["node worker-2 is Degraded: boom: disk full"]

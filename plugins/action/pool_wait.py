@@ -1,0 +1,90 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Controller side of sandboxed.containers.pool_wait: the wait runs here so its progress shows live."""
+
+from __future__ import annotations
+
+import copy
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._convergence import RENDERED, ROLLED_OUT
+from ansible_collections.sandboxed.containers.plugins.module_utils._watch import PoolWaiter
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+except ImportError as e:  # pragma: no cover
+    AUTH_ARG_SPEC = None
+    IMPORT_ERROR = e
+else:
+    IMPORT_ERROR = None
+
+display = Display()
+
+SPEC = {
+    "pools": {"type": "list", "elements": "str", "required": True},
+    "machine_config": {"type": "str"},
+    "present": {"type": "bool", "default": True},
+    "phase": {"type": "str", "choices": [RENDERED, ROLLED_OUT], "default": ROLLED_OUT},
+    "timeout": {"type": "int", "default": 0},
+    "progress_interval": {"type": "int", "default": 60},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        if IMPORT_ERROR is not None:
+            raise AnsibleActionFail(f"pool_wait needs the kubernetes.core collection (>=6.0.0,<7.0.0): {IMPORT_ERROR}")
+        spec = copy.deepcopy(AUTH_ARG_SPEC)
+        spec.update(SPEC)
+        validated = ArgumentSpecValidator(spec).validate(self._task.args)
+        if validated.error_messages:
+            raise AnsibleActionFail("; ".join(validated.error_messages))
+        args = validated.validated_parameters
+        if self._play_context.check_mode:
+            result.update(changed=False, skipped=True,
+                          msg="check mode: not waiting for the MCO (nothing was changed to wait for)")
+            return result
+        auth = {k: v for k, v in args.items() if k in AUTH_ARG_SPEC and v is not None}
+        try:
+            client = get_api_client(**auth)
+        except CoreException as e:
+            raise AnsibleActionFail(f"{e}; check the kubeconfig, context, host and credentials") from None
+        host = getattr(client.configuration, "host", "?")
+        label = ", ".join(args["pools"])
+        waiter = PoolWaiter(client.client, args["pools"], machine_config=args["machine_config"],
+                            present=args["present"], phase=args["phase"])
+
+        def progress(text: str) -> None:
+            display.display(f"pool_wait: {text}")
+
+        try:
+            outcome = waiter.wait(args["timeout"], progress, heartbeat=args["progress_interval"])
+        except (LookupError, PermissionError) as e:
+            raise AnsibleActionFail(str(e)) from None
+        summaries = {name: a.summary for name, a in outcome.assessments.items()}
+        result.update(changed=False, pools=summaries, elapsed=round(outcome.elapsed, 2),
+                      api_requests=outcome.requests, api_host=host, state=outcome.state)
+        if outcome.state == "failed":
+            result.update(failed=True, msg="the rollout failed: " + "; ".join(outcome.failures))
+        elif outcome.state == "timeout":
+            waiting = [w for a in outcome.assessments.values() for w in a.waiting_for]
+            progress_text = "; ".join(a.progress for a in outcome.assessments.values())
+            result.update(
+                failed=True,
+                msg=(f"timed out after {waiter.timeout or args['timeout']} s waiting for {label} "
+                     f"({progress_text}); still waiting for: {'; '.join(waiting) or 'the first status'}. "
+                     "The rollout goes on in the cluster: run again to keep waiting, or raise the timeout"),
+            )
+        else:
+            result["msg"] = "; ".join(a.progress for a in outcome.assessments.values())
+        return result

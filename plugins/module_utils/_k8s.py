@@ -1,0 +1,211 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Thin I/O on kubernetes.core's client: auth, discovery and server-side dry run come from there.
+
+Private module_utils: may change at any time, even in bugfix releases.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import FIELD_MANAGER, files_of
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import diff_objects
+
+    HAS_KUBERNETES_COLLECTION = True
+    K8S_COLLECTION_ERROR = None
+except ImportError:  # pragma: no cover - reported by the module
+    HAS_KUBERNETES_COLLECTION = False
+    K8S_COLLECTION_ERROR = traceback.format_exc()
+    AUTH_ARG_SPEC = {}
+    AnsibleK8SModule = object  # type: ignore[assignment,misc]
+
+try:
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+    from urllib3.exceptions import HTTPError as Urllib3HTTPError
+except ImportError:  # pragma: no cover - AnsibleK8SModule reports the missing library
+    DynamicApiError = NotFoundError = ResourceNotFoundError = Urllib3HTTPError = Exception
+
+
+
+class ClusterError(Exception):
+    """A failure talking to the cluster, with a message fit for the user."""
+
+
+def argument_spec(extra: dict) -> dict:
+    """kubernetes.core's auth options plus the module's own."""
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(extra)
+    return spec
+
+
+def new_module(argument_spec_: dict, **kwargs) -> AnsibleK8SModule:
+    """An AnsibleK8SModule; fails clearly when kubernetes.core is missing."""
+    if not HAS_KUBERNETES_COLLECTION:  # pragma: no cover
+        from ansible.module_utils.basic import AnsibleModule
+
+        m = AnsibleModule(argument_spec={}, supports_check_mode=True, bypass_checks=True)
+        m.fail_json(msg=missing_required_lib("the kubernetes.core collection (>=6.0.0,<7.0.0)"),
+                    exception=K8S_COLLECTION_ERROR)
+    return AnsibleK8SModule(argument_spec=argument_spec(argument_spec_), **kwargs)
+
+
+def describe_api_error(e: Exception) -> str:
+    """The API server's own message when there is one, else the exception."""
+    body = getattr(e, "body", None)
+    if body:
+        try:
+            import json
+
+            return json.loads(body).get("message") or str(body)
+        except (ValueError, AttributeError):
+            return str(body)
+    return str(getattr(e, "summary", lambda: e)()) if hasattr(e, "summary") else str(e)
+
+
+def _strip(obj: dict) -> dict:
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for key in ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"):
+        meta.pop(key, None)
+    return out
+
+
+def without_managed_fields(obj: dict) -> dict:
+    """An object as modules return it: managedFields are noise in task output."""
+    out = dict(obj)
+    out["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return out
+
+
+def readable(obj: dict) -> dict:
+    """For diffs: a MachineConfig's file contents decoded from their data URLs."""
+    out = _strip(obj)
+    if out.get("kind") == "MachineConfig":
+        decoded = files_of(out.get("spec") or {})
+        for f in ((out.get("spec") or {}).get("config") or {}).get("storage", {}).get("files") or []:
+            if f.get("path") in decoded:
+                f["contents"] = {"decoded": decoded[f["path"]]}
+    return out
+
+
+class Cluster:
+    """Reads and writes through kubernetes.core's client; writes are dry runs in check mode."""
+
+    def __init__(self, module: AnsibleK8SModule) -> None:
+        self.module = module
+        kubeconfig = module.params.get("kubeconfig") or (
+            None if module.params.get("host") else os.environ.get("K8S_AUTH_KUBECONFIG"))
+        if isinstance(kubeconfig, str) and not os.path.exists(os.path.expanduser(kubeconfig)):
+            raise ClusterError(
+                f"the kubeconfig {kubeconfig} does not exist; set the kubeconfig option or K8S_AUTH_KUBECONFIG "
+                "to a readable kubeconfig, or give host and api_key (K8S_AUTH_HOST, K8S_AUTH_API_KEY)"
+            )
+        try:
+            self.client = get_api_client(module)
+        except CoreException as e:
+            raise ClusterError(f"{e}; check the kubeconfig, context, host and credentials") from None
+        self.host = getattr(self.client.configuration, "host", "?")
+
+    def resource(self, api_version: str, kind: str):
+        try:
+            return self.client.resource(kind, api_version)
+        except ResourceNotFoundError:
+            raise ClusterError(
+                f"the API server at {self.host} does not serve {kind} ({api_version}); "
+                "is this an OpenShift cluster with the Machine Config Operator?"
+            ) from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
+
+    def unreachable(self, e: Exception) -> str:
+        reason = getattr(e, "reason", None) or e
+        return (f"cannot reach the API server at {self.host}: {reason}. "
+                "Check that the cluster is up and that the kubeconfig (or K8S_AUTH_HOST) points to it")
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        res = self.resource(api_version, kind)
+        try:
+            return self.client.get(res, name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return None
+        except DynamicApiError as e:
+            raise ClusterError(f"cannot read {kind} {name}: {describe_api_error(e)}") from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
+
+    def list(self, api_version: str, kind: str, **params) -> list[dict]:
+        res = self.resource(api_version, kind)
+        try:
+            return self.client.get(res, **params).to_dict().get("items") or []
+        except DynamicApiError as e:
+            raise ClusterError(f"cannot list {kind}: {describe_api_error(e)}") from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
+
+    def apply(self, definition: dict) -> tuple[bool, dict, dict]:
+        """Server-side apply (dry run in check mode); returns changed, the object, and a readable diff."""
+        kind = definition["kind"]
+        name = definition["metadata"]["name"]
+        namespace = definition["metadata"].get("namespace")
+        res = self.resource(definition["apiVersion"], kind)
+        existing = self.get(definition["apiVersion"], kind, name, namespace)
+        try:
+            after = self.client.apply(
+                res, definition, namespace, server_side=True, field_manager=FIELD_MANAGER, force_conflicts=True,
+                serialize=True,
+            ).to_dict()
+        except DynamicApiError as e:
+            raise ClusterError(f"the API server refused {kind} {name}: {describe_api_error(e)}") from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
+        before = readable(existing) if existing else {}
+        unchanged, diff = diff_objects(before, readable(after))
+        if existing is None:
+            diff = {"before": {}, "after": readable(after)}
+        return existing is None or not unchanged, without_managed_fields(after), diff
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> tuple[bool, dict]:
+        """Deletes if present (dry run in check mode); returns changed and the diff."""
+        existing = self.get(api_version, kind, name, namespace)
+        if existing is None:
+            return False, {}
+        res = self.resource(api_version, kind)
+        try:
+            self.client.delete(res, name=name, namespace=namespace)
+        except NotFoundError:
+            return False, {}
+        except DynamicApiError as e:
+            raise ClusterError(f"cannot delete {kind} {name}: {describe_api_error(e)}") from None
+        return True, {"before": readable(existing), "after": {}}
+
+    def patch(self, api_version: str, kind: str, name: str, body: dict, namespace: str | None = None) -> dict:
+        """A JSON merge patch (dry run in check mode)."""
+        res = self.resource(api_version, kind)
+        try:
+            return self.client.patch(res, body, name=name, namespace=namespace,
+                                     content_type="application/merge-patch+json").to_dict()
+        except DynamicApiError as e:
+            raise ClusterError(f"cannot patch {kind} {name}: {describe_api_error(e)}") from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
+
+
+def run(module: AnsibleK8SModule, body) -> None:
+    """Runs a module body with a Cluster, turning our errors into a clean failure."""
+    try:
+        result = body(Cluster(module))
+    except ClusterError as e:
+        module.fail_json(msg=str(e))
+    module.exit_json(**result)

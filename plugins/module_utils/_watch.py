@@ -1,0 +1,241 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Watch MachineConfigPools and Nodes until pools converge for our change, fail or time out.
+
+One LIST and one WATCH per kind, re-established when the server ends the
+watch (or the connection breaks, e.g. while the API server restarts), so the
+number of requests does not grow with the length of the wait. Every event
+updates a local cache and the pools are assessed again (see _convergence).
+
+Private module_utils: may change at any time, even in bugfix releases.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._convergence import (
+    CONVERGED,
+    FAILED,
+    ROLLED_OUT,
+    Assessment,
+    assess,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    CRIO_DROPIN_PATH,
+    EXTENSION,
+    MC_API,
+)
+
+WATCH_SECONDS = 240  # the server ends each watch after this; we re-watch from the last resourceVersion
+RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
+
+# What an uninstall waits to see gone from a rendered config.
+OUR_CONTENT = {"extensions": [EXTENSION], "config": {"storage": {"files": [{"path": CRIO_DROPIN_PATH}]}}}
+
+
+@dataclass
+class Outcome:
+    state: str  # converged, failed or timeout
+    assessments: dict[str, Assessment]
+    elapsed: float
+    requests: int
+    failures: list[str] = field(default_factory=list)
+
+
+def auto_timeout(pools: list[dict], nodes: list[dict], names: list[str]) -> int:
+    """A timeout fit for the rollout: 10 min, plus 15 min per batch of maxUnavailable nodes of the largest pool."""
+    batches = 1
+    for p in pools:
+        if p["metadata"]["name"] not in names:
+            continue
+        n = len(pool_members(p["metadata"]["name"], nodes, pools))
+        mu = (p.get("spec") or {}).get("maxUnavailable") or 1
+        if isinstance(mu, str) and mu.endswith("%"):
+            mu = max(1, math.floor(n * int(mu[:-1]) / 100))
+        batches = max(batches, math.ceil(n / max(1, int(mu))))
+    return 600 + 900 * batches
+
+
+class _Watch(threading.Thread):
+    """LIST then WATCH one kind forever, putting (kind, type, object) on a queue."""
+
+    def __init__(self, dyn, resource, kind: str, events: queue.Queue, counter: Callable[[], None]) -> None:
+        super().__init__(daemon=True, name=f"watch-{kind}")
+        self.dyn, self.resource, self.kind, self.events, self.count = dyn, resource, kind, events, counter
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        attempt = 0
+        rv = None
+        while not self.stopped.is_set():
+            try:
+                if rv is None:
+                    self.count()
+                    listed = self.dyn.request("get", self.resource.path(), serialize=False)
+                    body = json.loads(listed.data)
+                    self.events.put((self.kind, "SYNC", body.get("items") or []))
+                    rv = body["metadata"]["resourceVersion"]
+                self.count()
+                for ev in self.dyn.watch(self.resource, resource_version=rv, timeout=WATCH_SECONDS,
+                                         allow_watch_bookmarks=True):
+                    if self.stopped.is_set():
+                        return
+                    obj = ev["raw_object"]
+                    if ev["type"] == "ERROR":
+                        if obj.get("code") == 410:  # our resourceVersion is too old: list again
+                            rv = None
+                        break
+                    rv = obj.get("metadata", {}).get("resourceVersion") or rv
+                    if ev["type"] != "BOOKMARK":
+                        self.events.put((self.kind, ev["type"], obj))
+                attempt = 0
+            except Exception as e:
+                status = getattr(e, "status", None)
+                if status in (401, 403):
+                    self.events.put((self.kind, "DENIED", str(getattr(e, "reason", e))))
+                    return
+                rv = None  # after a break, list again so nothing is missed
+                time.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+                attempt += 1
+
+
+class PoolWaiter:
+    """Waits for pools to converge; `dyn` is a kubernetes DynamicClient."""
+
+    def __init__(self, dyn, pools: list[str], *, machine_config: str | None = None, present: bool = True,
+                 phase: str = ROLLED_OUT) -> None:
+        self.dyn = dyn
+        self.names = pools
+        self.machine_config = machine_config
+        self.present = present
+        self.phase = phase
+        self.requests = 0
+        self._lock = threading.Lock()
+        self.pools: dict[str, dict] = {}
+        self.nodes: dict[str, dict] = {}
+        self.rendered: dict[str, dict | None] = {}
+        self.mc_spec: dict | None = None
+        self.timeout: float | None = None
+
+    def _count(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def _get(self, kind: str, name: str) -> dict | None:
+        self._count()
+        res = self.dyn.resources.get(api_version=MC_API, kind=kind)
+        try:
+            return self.dyn.request("get", res.path(name=name)).to_dict()
+        except Exception as e:
+            if getattr(e, "status", None) == 404:
+                return None
+            raise
+
+    def _rendered(self, name: str | None) -> dict | None:
+        if not name:
+            return None
+        if name not in self.rendered:
+            try:
+                mc = self._get("MachineConfig", name)
+            except Exception:
+                return None
+            self.rendered[name] = (mc or {}).get("spec")
+        return self.rendered[name]
+
+    def assess_all(self) -> dict[str, Assessment]:
+        out = {}
+        all_pools = list(self.pools.values())
+        nodes = list(self.nodes.values())
+        for name in self.names:
+            pool = self.pools.get(name)
+            if pool is None:
+                out[name] = Assessment("progressing", f"{name}: waiting for the pool to exist",
+                                       waiting_for=[f"MachineConfigPool {name} to exist"])
+                continue
+            target = ((pool.get("spec") or {}).get("configuration") or {}).get("name")
+            check_content = self.machine_config is not None
+            out[name] = assess(
+                pool, pool_members(name, nodes, all_pools), machine_config=self.machine_config,
+                mc_spec=self.mc_spec if check_content else None, present=self.present,
+                rendered_spec=self._rendered(target) if check_content else None, phase=self.phase,
+            )
+        return out
+
+    def wait(self, timeout: float | None, progress: Callable[[str], None] = lambda _: None,
+             heartbeat: float = 60.0) -> Outcome:
+        start = time.monotonic()
+        if self.machine_config:
+            if self.present:
+                mc = self._get("MachineConfig", self.machine_config)
+                if mc is None:
+                    raise LookupError(f"MachineConfig {self.machine_config} does not exist; nothing to wait for")
+                self.mc_spec = mc.get("spec") or {}
+            else:
+                self.mc_spec = OUR_CONTENT
+        events: queue.Queue = queue.Queue()
+        watches = [
+            _Watch(self.dyn, self.dyn.resources.get(api_version=MC_API, kind="MachineConfigPool"), "pool",
+                   events, self._count),
+            _Watch(self.dyn, self.dyn.resources.get(api_version="v1", kind="Node"), "node", events, self._count),
+        ]
+        for w in watches:
+            w.start()
+        synced: set[str] = set()
+        last_text, last_print = "", 0.0
+        assessments: dict[str, Assessment] = {}
+        try:
+            while True:
+                limit = timeout if timeout else 3600  # 0 (automatic) is sized once the caches synced
+                remaining = None if timeout is None else limit - (time.monotonic() - start)
+                if remaining is not None and remaining <= 0:
+                    return Outcome("timeout", assessments, time.monotonic() - start, self.requests)
+                try:
+                    item = events.get(timeout=min(1.0, remaining) if remaining is not None else 1.0)
+                except queue.Empty:
+                    item = None
+                batch = [item] if item else []
+                while True:  # take every queued event before assessing again
+                    try:
+                        batch.append(events.get_nowait())
+                    except queue.Empty:
+                        break
+                for kind, typ, obj in batch:
+                    if typ == "DENIED":
+                        raise PermissionError(f"the API server refused to let us watch {kind}s: {obj}")
+                    store = self.pools if kind == "pool" else self.nodes
+                    if typ == "SYNC":
+                        store.clear()
+                        store.update({o["metadata"]["name"]: o for o in obj})
+                        synced.add(kind)
+                    elif typ == "DELETED":
+                        store.pop(obj["metadata"]["name"], None)
+                    else:
+                        store[obj["metadata"]["name"]] = obj
+                if synced != {"pool", "node"}:
+                    continue
+                if timeout == 0:  # automatic: sized by the pools' machine counts and maxUnavailable
+                    timeout = auto_timeout(list(self.pools.values()), list(self.nodes.values()), self.names)
+                    self.timeout = timeout
+                assessments = self.assess_all()
+                states = {a.state for a in assessments.values()}
+                text = "; ".join(a.progress for a in assessments.values())
+                now = time.monotonic()
+                if text != last_text or now - last_print >= heartbeat:
+                    progress(text if text != last_text else f"still waiting: {text}")
+                    last_text, last_print = text, now
+                if FAILED in states:
+                    failures = [f for a in assessments.values() for f in a.failures]
+                    return Outcome(FAILED, assessments, now - start, self.requests, failures)
+                if states == {CONVERGED}:
+                    return Outcome(CONVERGED, assessments, now - start, self.requests)
+        finally:
+            for w in watches:
+                w.stopped.set()

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: machine_config
+short_description: The MachineConfig that installs the sandboxed-containers extension and the CRI-O drop-in
+version_added: 1.0.0
+description:
+  - Creates, updates or deletes the one MachineConfig of the collection. It carries the RHCOS extension
+    C(sandboxed-containers) (Kata Containers) and the CRI-O drop-in C(/etc/crio/crio.conf.d/50-kata)
+    (mode 0644, an Ignition 3.x data URL) that defines the runtime handler.
+  - The drop-in is checked before anything changes; it must be valid TOML with a
+    C([crio.runtime.runtimes.<handler>]) table.
+  - Writes use server-side apply; in check mode they are server-side dry runs. With C(--diff) the
+    drop-in is shown decoded, not as a data URL.
+  - Creating or changing it makes the Machine Config Operator roll out a new rendered config to every
+    node of the pools that select its role; use M(sandboxed.containers.pool_wait) to wait for that.
+author:
+  - sandboxed.containers contributors
+options:
+  name:
+    description: Name of the MachineConfig.
+    type: str
+    default: 50-sandboxed-containers
+  role:
+    description:
+      - The value of its C(machineconfiguration.openshift.io/role) label, which decides the pools that
+        select it, for example V(worker), V(master) or the name of a custom pool.
+      - Required with O(state=present).
+    type: str
+  crio_dropin:
+    description:
+      - The content of the CRI-O drop-in. The C(install) role renders it from its template.
+      - Required with O(state=present).
+    type: str
+  handler:
+    description: The runtime handler the drop-in must define.
+    type: str
+    default: kata
+  extensions:
+    description: RHCOS extensions to install.
+    type: list
+    elements: str
+    default: [sandboxed-containers]
+  version:
+    description: Value of the C(sandboxed.containers/version) annotation; defaults to the collection's version.
+    type: str
+  state:
+    description: Whether the MachineConfig exists.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - sandboxed.containers.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Install Kata on the nodes of the kata-oc pool
+  sandboxed.containers.machine_config:
+    role: kata-oc
+    crio_dropin: "{{ lookup('ansible.builtin.template', '50-kata.toml.j2') }}"
+
+- name: Remove it
+  sandboxed.containers.machine_config:
+    state: absent
+"""
+
+RETURN = r"""
+result:
+  description: The MachineConfig as the API server returned it (empty when absent).
+  returned: success
+  type: dict
+  sample: {"kind": "MachineConfig", "metadata": {"name": "50-sandboxed-containers"}}
+diff:
+  description: Before and after, with the drop-in decoded. Only with C(--diff).
+  returned: changed and diff mode
+  type: dict
+"""
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    MACHINE_CONFIG_NAME,
+    MC_API,
+    DropinError,
+    check_crio_dropin,
+    machine_config,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
+
+
+def ensure(cluster: Cluster) -> dict:
+    p = cluster.module.params
+    if p["state"] == "absent":
+        changed, diff = cluster.delete(MC_API, "MachineConfig", p["name"])
+        return {"changed": changed, "result": {}, **({"diff": diff} if cluster.module._diff else {})}
+    try:
+        check_crio_dropin(p["crio_dropin"], p["handler"])
+    except DropinError as e:
+        raise ClusterError(f"{e}; nothing was changed") from None
+    mc = machine_config(p["role"], p["crio_dropin"], name=p["name"], extensions=p["extensions"],
+                        version=p["version"] or COLLECTION_VERSION)
+    changed, result, diff = cluster.apply(mc)
+    out = {"changed": changed, "result": result}
+    if cluster.module._diff:
+        out["diff"] = diff
+    return out
+
+
+def main() -> None:
+    module = new_module(
+        {
+            "name": {"type": "str", "default": MACHINE_CONFIG_NAME},
+            "role": {"type": "str"},
+            "crio_dropin": {"type": "str"},
+            "handler": {"type": "str", "default": "kata"},
+            "extensions": {"type": "list", "elements": "str", "default": ["sandboxed-containers"]},
+            "version": {"type": "str"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        },
+        supports_check_mode=True,
+        required_if=[("state", "present", ("role", "crio_dropin"))],
+    )
+    run(module, ensure)
+
+
+if __name__ == "__main__":
+    main()

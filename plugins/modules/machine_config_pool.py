@@ -1,0 +1,112 @@
+#!/usr/bin/python
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: machine_config_pool
+short_description: The custom MachineConfigPool for the nodes that get sandboxed containers
+version_added: 1.0.0
+description:
+  - Creates, updates or deletes a custom MachineConfigPool that inherits the worker MachineConfigs
+    (its C(machineConfigSelector) selects the roles V(worker) and its own name, as the MCO's custom-pool
+    admission policy requires) and selects the nodes labelled C(node-role.kubernetes.io/<name>).
+  - A node joins the pool when it gets that label (see M(sandboxed.containers.node_role)); the MCO moves it
+    out of the worker pool and rolls the pool's rendered config out to it.
+  - Deleting a pool that still has nodes would leave them without a pool, so it is refused; remove the
+    node-role label from them first.
+  - Writes use server-side apply; check mode uses server-side dry runs.
+author:
+  - sandboxed.containers contributors
+options:
+  name:
+    description: Name of the pool.
+    type: str
+    default: kata-oc
+  max_unavailable:
+    description: How many nodes the MCO may update at once, a number or a percentage such as V(25%).
+      Omitted means the MCO's default of 1.
+    type: raw
+  version:
+    description: Value of the C(sandboxed.containers/version) annotation; defaults to the collection's version.
+    type: str
+  state:
+    description: Whether the pool exists.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - sandboxed.containers.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: A custom pool that updates two nodes at a time
+  sandboxed.containers.machine_config_pool:
+    name: kata-oc
+    max_unavailable: 2
+"""
+
+RETURN = r"""
+result:
+  description: The pool as the API server returned it (empty when absent).
+  returned: success
+  type: dict
+diff:
+  description: Before and after. Only with C(--diff).
+  returned: diff mode
+  type: dict
+"""
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MC_API, custom_pool
+from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
+
+
+def ensure(cluster: Cluster) -> dict:
+    p = cluster.module.params
+    name = p["name"]
+    if p["state"] == "absent":
+        pools = cluster.list(MC_API, "MachineConfigPool")
+        if any(x["metadata"]["name"] == name for x in pools):
+            members = pool_members(name, cluster.list("v1", "Node"), pools)
+            if members:
+                raise ClusterError(
+                    f"pool {name} still has nodes ({', '.join(n['metadata']['name'] for n in members)}); deleting it "
+                    f"would leave them without a pool. Remove their node-role.kubernetes.io/{name} label and wait "
+                    "until they are back in the worker pool first"
+                )
+        changed, diff = cluster.delete(MC_API, "MachineConfigPool", name)
+        return {"changed": changed, "result": {}, **({"diff": diff} if cluster.module._diff else {})}
+    mu = p["max_unavailable"]
+    if isinstance(mu, str) and mu.isdigit():
+        mu = int(mu)
+    pool = custom_pool(name, max_unavailable=mu, version=p["version"] or COLLECTION_VERSION)
+    changed, result, diff = cluster.apply(pool)
+    return {"changed": changed, "result": result, **({"diff": diff} if cluster.module._diff else {})}
+
+
+def main() -> None:
+    module = new_module(
+        {
+            "name": {"type": "str", "default": "kata-oc"},
+            "max_unavailable": {"type": "raw"},
+            "version": {"type": "str"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        },
+        supports_check_mode=True,
+    )
+    run(module, ensure)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+#!/usr/bin/python
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_role
+short_description: Give exactly the chosen nodes the node-role label of a custom pool
+version_added: 1.0.0
+description:
+  - Makes the label C(node-role.kubernetes.io/<pool>) present on exactly the nodes in O(nodes) and absent
+    from every other node, in one call. This is what moves nodes into a custom MachineConfigPool and back to
+    the worker pool; the MCO then reboots each moved node once, if its rendered content changes.
+  - Label changes are JSON merge patches of the node metadata only; in check mode they are server-side dry runs.
+author:
+  - sandboxed.containers contributors
+options:
+  pool:
+    description: The custom pool; the label is C(node-role.kubernetes.io/<pool>).
+    type: str
+    required: true
+  nodes:
+    description: Names of the nodes that must carry the label. An empty list removes it from every node.
+    type: list
+    elements: str
+    required: true
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - sandboxed.containers.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Move worker-0 and worker-1 into the kata-oc pool, every other node out of it
+  sandboxed.containers.node_role:
+    pool: kata-oc
+    nodes: [worker-0, worker-1]
+"""
+
+RETURN = r"""
+labelled:
+  description: Nodes that got the label.
+  returned: success
+  type: list
+  elements: str
+unlabelled:
+  description: Nodes that lost it.
+  returned: success
+  type: list
+  elements: str
+diff:
+  description: The nodes carrying the label before and after. Only with C(--diff).
+  returned: diff mode
+  type: dict
+"""
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import node_role_label
+
+
+def ensure(cluster: Cluster) -> dict:
+    p = cluster.module.params
+    key = node_role_label(p["pool"])
+    nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
+    missing = sorted(set(p["nodes"]) - set(nodes))
+    if missing:
+        raise ClusterError(f"no such nodes: {', '.join(missing)}; nothing was changed")
+    having = sorted(n for n, obj in nodes.items() if key in (obj["metadata"].get("labels") or {}))
+    want = sorted(set(p["nodes"]))
+    add = [n for n in want if n not in having]
+    remove = [n for n in having if n not in want]
+    for n in add:
+        cluster.patch("v1", "Node", n, {"metadata": {"labels": {key: ""}}})
+    for n in remove:
+        cluster.patch("v1", "Node", n, {"metadata": {"labels": {key: None}}})
+    out = {"changed": bool(add or remove), "labelled": add, "unlabelled": remove}
+    if cluster.module._diff:
+        out["diff"] = {"before": {key: having}, "after": {key: want}}
+    return out
+
+
+def main() -> None:
+    module = new_module(
+        {
+            "pool": {"type": "str", "required": True},
+            "nodes": {"type": "list", "elements": "str", "required": True},
+        },
+        supports_check_mode=True,
+    )
+    run(module, ensure)
+
+
+if __name__ == "__main__":
+    main()

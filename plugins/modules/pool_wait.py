@@ -1,0 +1,111 @@
+#!/usr/bin/python
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pool_wait
+short_description: Wait until MachineConfigPools have really rolled out a change, or fail fast
+version_added: 1.0.0
+description:
+  - Waits until every pool in O(pools) has converged for the change, watching the API (one list and one watch
+    per kind, re-established when the server ends a watch or the API server restarts), not polling.
+  - "A pool is converged only when all of these hold: C(spec.configuration.source) lists O(machine_config)
+    (or no longer lists it, with O(present=false)); the rendered config it targets carries that MachineConfig's
+    current files and extensions (or lacks them); C(status.observedGeneration) equals C(metadata.generation);
+    C(status.configuration.name) equals C(spec.configuration.name); C(Updated=True), C(Updating=False),
+    C(Degraded=False); C(machineCount), C(updatedMachineCount) and C(readyMachineCount) equal the number of nodes
+    in the pool and none is degraded; and every node of the pool runs the target config in state C(Done)."
+  - This is never fooled by the few seconds after a MachineConfig change in which the MCO still reports
+    C(Updated=True) for the old config, nor by pool counts that lag behind a node label change.
+  - Fails within seconds when a pool is C(RenderDegraded), C(NodeDegraded) or C(Degraded), or a node of it is
+    C(Degraded), naming the nodes and the reasons the MCO reports. A paused pool fails too, since it would not
+    progress.
+  - Runs on the controller, so progress lines such as C(kata-oc: 2/5 updated; worker-3 Working) appear in the
+    output as they happen, in AWX job logs too. Authentication comes from the task's options or the
+    controller's C(K8S_AUTH_*) environment.
+  - In check mode it does not wait.
+author:
+  - sandboxed.containers contributors
+options:
+  pools:
+    description: The pools to wait for.
+    type: list
+    elements: str
+    required: true
+  machine_config:
+    description: The MachineConfig whose rollout to wait for. Without it, the wait is for the pools to settle.
+    type: str
+  present:
+    description: V(false) waits for the MachineConfig's removal to roll out instead.
+    type: bool
+    default: true
+  phase:
+    description:
+      - V(rolled_out) waits until every node runs the new config.
+      - V(rendered) only until the pools target a rendered config with the change, which takes no node time;
+        the collection uses it before moving nodes into a new custom pool, so that they reboot only once.
+    type: str
+    choices: [rendered, rolled_out]
+    default: rolled_out
+  timeout:
+    description:
+      - Seconds to wait. V(0) sizes it from the rollout, 10 minutes plus 15 minutes per batch of
+        C(maxUnavailable) nodes of the largest pool.
+      - On timeout the rollout goes on in the cluster; running again keeps waiting.
+    type: int
+    default: 0
+  progress_interval:
+    description: Seconds between repeated progress lines while nothing changes.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - sandboxed.containers.attributes
+attributes:
+  check_mode:
+    support: full
+    details: It does not wait in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+  action:
+    support: full
+    details: Runs on the controller.
+"""
+
+EXAMPLES = r"""
+- name: Wait for the kata-oc pool to run the new config on every node
+  sandboxed.containers.pool_wait:
+    pools: [kata-oc]
+    machine_config: 50-sandboxed-containers
+
+- name: Wait for nodes returning to the worker pool without our MachineConfig
+  sandboxed.containers.pool_wait:
+    pools: [worker]
+    machine_config: 50-sandboxed-containers
+    present: false
+"""
+
+RETURN = r"""
+pools:
+  description: Per pool, its rendered config, machine count, updated nodes and nodes still working.
+  returned: always
+  type: dict
+  sample: {"kata-oc": {"pool": "kata-oc", "rendered_config": "rendered-kata-oc-1a2b", "machine_count": 2,
+           "updated_nodes": 2, "working_nodes": []}}
+elapsed:
+  description: Seconds waited.
+  returned: always
+  type: float
+api_requests:
+  description: API requests made by the wait (lists, watches and reads).
+  returned: always
+  type: int
+state:
+  description: V(converged), V(failed) or V(timeout).
+  returned: always
+  type: str
+"""

@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: runtime_class
+short_description: The RuntimeClass that runs pods in Kata VMs on the nodes of the target pool
+version_added: 1.0.0
+description:
+  - Creates, updates or deletes the RuntimeClass with the CRI-O handler, the pod overhead (added to every pod's
+    requests by the API server's RuntimeClass admission plugin) and C(scheduling.nodeSelector) set to the
+    node-role label of the target pool, so that its pods land only on nodes that have the handler.
+  - The overhead is checked as Kubernetes quantities before anything changes.
+  - The handler of a RuntimeClass cannot be changed in place; a different handler deletes and recreates it,
+    which is refused while pods use it.
+  - Writes use server-side apply; check mode uses server-side dry runs.
+author:
+  - sandboxed.containers contributors
+options:
+  name:
+    description: Name of the RuntimeClass, the C(runtimeClassName) of pods.
+    type: str
+    default: kata
+  handler:
+    description: The CRI-O runtime handler, the table C([crio.runtime.runtimes.<handler>]) of the drop-in.
+    type: str
+    default: kata
+  pool:
+    description: The pool whose nodes run the pods; scheduling uses C(node-role.kubernetes.io/<pool>).
+      Required with O(state=present).
+    type: str
+  overhead:
+    description: Pod overhead as Kubernetes quantities.
+    type: dict
+    default: {cpu: 250m, memory: 350Mi}
+  tolerations:
+    description: Tolerations added to the pods of the runtime class, for pools with tainted nodes.
+    type: list
+    elements: dict
+    default: []
+  version:
+    description: Value of the C(sandboxed.containers/version) annotation; defaults to the collection's version.
+    type: str
+  state:
+    description: Whether the RuntimeClass exists.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - sandboxed.containers.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: The kata RuntimeClass for the kata-oc pool
+  sandboxed.containers.runtime_class:
+    pool: kata-oc
+    overhead:
+      cpu: 250m
+      memory: 350Mi
+"""
+
+RETURN = r"""
+result:
+  description: The RuntimeClass as the API server returned it (empty when absent).
+  returned: success
+  type: dict
+diff:
+  description: Before and after. Only with C(--diff).
+  returned: diff mode
+  type: dict
+"""
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import runtime_class
+from ansible_collections.sandboxed.containers.plugins.module_utils._quantity import QuantityError, validate_overhead
+from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
+
+API = "node.k8s.io/v1"
+
+
+def pods_using(cluster: Cluster, name: str) -> list[str]:
+    return sorted(
+        f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in cluster.list("v1", "Pod")
+        if (p.get("spec") or {}).get("runtimeClassName") == name
+    )
+
+
+def ensure(cluster: Cluster) -> dict:
+    p = cluster.module.params
+    diff_on = cluster.module._diff
+    if p["state"] == "absent":
+        changed, diff = cluster.delete(API, "RuntimeClass", p["name"])
+        return {"changed": changed, "result": {}, **({"diff": diff} if diff_on else {})}
+    try:
+        overhead = validate_overhead(p["overhead"])
+    except QuantityError as e:
+        raise ClusterError(f"{e}; nothing was changed") from None
+    desired = runtime_class(p["name"], p["handler"], p["pool"], overhead, tolerations=p["tolerations"],
+                            version=p["version"] or COLLECTION_VERSION)
+    existing = cluster.get(API, "RuntimeClass", p["name"])
+    if existing and existing.get("handler") != p["handler"]:
+        users = pods_using(cluster, p["name"])
+        if users:
+            raise ClusterError(
+                f"RuntimeClass {p['name']} has handler {existing.get('handler')!r}, which cannot be changed in place, "
+                f"and pods use it: {', '.join(users)}. Delete those pods, then run again"
+            )
+        cluster.delete(API, "RuntimeClass", p["name"])
+        if cluster.module.check_mode:
+            return {"changed": True, "result": desired,
+                    **({"diff": {"before": existing, "after": desired}} if diff_on else {})}
+    changed, result, diff = cluster.apply(desired)
+    return {"changed": changed, "result": result, **({"diff": diff} if diff_on else {})}
+
+
+def main() -> None:
+    module = new_module(
+        {
+            "name": {"type": "str", "default": "kata"},
+            "handler": {"type": "str", "default": "kata"},
+            "pool": {"type": "str"},
+            "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
+            "tolerations": {"type": "list", "elements": "dict", "default": []},
+            "version": {"type": "str"},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        },
+        supports_check_mode=True,
+        required_if=[("state", "present", ("pool",))],
+    )
+    run(module, ensure)
+
+
+if __name__ == "__main__":
+    main()
