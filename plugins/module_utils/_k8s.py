@@ -208,4 +208,6 @@ def run(module: AnsibleK8SModule, body) -> None:
         result = body(Cluster(module))
     except ClusterError as e:
         module.fail_json(msg=str(e))
+    if result.pop("failed", False):
+        module.fail_json(**result)
     module.exit_json(**result)
