@@ -168,7 +168,8 @@ def check(cluster: Cluster) -> dict:
     out = {"changed": False, "nodes": dict(sorted(results.items()))}
     if failed:
         out["failed"] = True
-        out["msg"] = "sandboxed pods do not run on " + "; ".join(f"{n}: {r['reason']}" for n, r in sorted(failed.items()))
+        out["msg"] = "sandboxed pods do not run on " + "; ".join(
+            f"{n}: {r['reason']}" for n, r in sorted(failed.items()))
     return out
 
 

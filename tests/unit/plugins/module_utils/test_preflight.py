@@ -84,7 +84,7 @@ def test_existing_kataconfig_is_refused():
 
 
 def test_foreign_pool_with_our_name_is_refused():
-    with pytest.raises(PreflightError, match="not managed by sandboxed.containers"):
+    with pytest.raises(PreflightError, match=r"not managed by sandboxed\.containers"):
         decide(settings(node_selector={"matchLabels": {"a": "b"}}), standard(), [*BASE, pool("kata-oc")],
                current_mc=None, kataconfigs=[])
 
