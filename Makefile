@@ -51,6 +51,30 @@ cluster-down: ## stop every process of the local cluster
 cluster-status: venv ## show components, nodes and pools of the local cluster
 	@$(CLUSTER) status
 
+# pytest exits 5 when it collected no test: that is a failure too.
+PYTEST = run_pytest() { $(PY) -m pytest "$$@"; rc=$$?; if [ $$rc -eq 5 ]; then echo "error: no tests were collected" >&2; return 1; fi; return $$rc; }; run_pytest
+
+.PHONY: test-unit
+test-unit: venv collection ## unit tests (pure logic, no cluster)
+	@$(PYTEST) tests/unit
+
 .PHONY: test-cluster
-test-cluster: venv ## tests of the local cluster itself
-	$(PY) -m pytest tests/cluster/tests
+test-cluster: venv ## tests of the local cluster and its simulators
+	@$(PYTEST) tests/cluster/tests
+
+.PHONY: test-integration
+test-integration: venv collection ## ansible-playbook against the local cluster
+	@$(PYTEST) tests/integration
+
+.PHONY: ruff
+ruff: venv ## Python lint
+	$(VENV)/bin/ruff check plugins tests
+
+.PHONY: test
+test: venv collection ruff ## everything CI runs (.ci/run)
+	@$(PYTEST) tests/unit tests/cluster/tests tests/integration
+
+.PHONY: demo
+demo: venv collection cluster-up ## start the local cluster, install sandboxed containers on it, show the status
+	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(VENV)/bin/ansible-playbook playbooks/install.yml
+	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(VENV)/bin/ansible-playbook playbooks/status.yml
