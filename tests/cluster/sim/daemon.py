@@ -1,0 +1,375 @@
+"""The machine-config daemon of every simulated node, and the drain controller.
+
+The daemon's phase is read from the node alone, so a restart resumes it:
+
+  currentConfig == desiredConfig          idle (Done; Degraded while a fault is set)
+  update-target != desiredConfig          start: state=Working, update-started=now
+  desiredDrain=drain-X, lastApplied != it  waiting for the drain controller
+  drained, before started + 0.35 T         writing files, rpm-ostree (T = nodeUpdateSeconds)
+  post-config-action=Rebooting            rebooting: Ready=Unknown until the boot time
+  desiredDrain=uncordon-X                  applied; waiting for the uncordon, then Done
+
+The reboot counter is incremented in the same patch that sets
+post-config-action=Rebooting, guarded by the node's resourceVersion, so a
+reboot is counted exactly once whatever crashes when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from . import crio, lifecycle, mcd, render
+from . import pools as P
+from .constants import (
+    CONTROL_PLANE_TOPOLOGY,
+    CURRENT_CONFIG,
+    DESIRED_CONFIG,
+    DESIRED_DRAIN,
+    EVENT_COMPONENT_DAEMON,
+    FAULT_FAIL,
+    FAULT_HANG,
+    FIRST_PIVOT_CONFIG,
+    LAST_APPLIED_DRAIN,
+    POST_CONFIG_ACTION,
+    REASON,
+    REBOOTED_AT,
+    REBOOTING,
+    REBOOTS,
+    STATE,
+    STATE_DEGRADED,
+    STATE_DONE,
+    STATE_UNRECONCILABLE,
+    STATE_WORKING,
+    UPDATE_STARTED,
+    UPDATE_TARGET,
+)
+from .knobs import SUPPORTED_EXTENSIONS_4_21
+from .kube import ApiError, mc_path, now_micro, now_rfc3339, parse_time, pod_path, ref
+from .podstatus import evictable
+from .simulator import Requeue
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+log = logging.getLogger("sim.daemon")
+
+# Where the phases end, as fractions of the node update time T, from the update's start.
+APPLY = 0.35  # drained -> reboot (files, rpm-ostree --install)
+BOOTED = 0.8  # -> Ready again (and at least MIN_DOWN after the reboot began)
+MIN_DOWN = 0.3
+REBOOTLESS = 0.2  # a change without reboot (files only, CRI-O reload) takes this long
+HANG_PHASES = ("drain", "apply", "reboot")
+
+
+def hang_phase(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value if value in HANG_PHASES else "apply"
+
+
+class Daemon:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.drain_started: dict[str, float] = {}
+        self._diffs: dict[tuple[str, str, str, str], list[str]] = {}
+
+    def forget(self, name: str) -> None:
+        self.drain_started.pop(name, None)
+
+    # -- decisions ---------------------------------------------------------------------
+
+    def _actions(self, cur: str, des: str) -> list[str]:
+        sim = self.sim
+        old, new = sim.mcs.get(cur), sim.mcs.get(des)
+        key = (cur, des, str((old or {}).get("metadata", {}).get("resourceVersion")),
+               str((new or {}).get("metadata", {}).get("resourceVersion")))
+        got = self._diffs.get(key)
+        if got is None:
+            got = mcd.post_config_actions(mcd.diff(old, new)) if new is not None else [mcd.ACTION_REBOOT]
+            if len(self._diffs) > 2000:
+                self._diffs.clear()
+            self._diffs[key] = got
+        return got
+
+    def validate(self, mc: dict, node: str) -> str | None:
+        """What the daemon finds wrong while applying `mc`: extensions, CRI-O's configuration."""
+        knobs = self.sim.knobs
+        exts = (mc.get("spec") or {}).get("extensions") or []
+        invalid = [e for e in exts if e not in knobs.supported_extensions]
+        if invalid:
+            return f"invalid extensions found: {render.go_list(invalid)}"
+        try:
+            crio.load(render.rendered_config(mc), exts, SUPPORTED_EXTENSIONS_4_21)
+        except crio.CrioError as e:
+            return f"crio: {e}"
+        return None
+
+    # -- the state machine ----------------------------------------------------------------
+
+    def sync(self, name: str) -> None:
+        sim = self.sim
+        node = sim.nodes.get(name)
+        if node is None or node["metadata"].get("deletionTimestamp") or P.is_windows(node):
+            return
+        taints = lifecycle.wanted_taints(node)
+        if taints is not None:
+            sim.patch_node(node, spec={"taints": taints or None})
+            return
+        a = P.annotations(node)
+        if not a.get(CURRENT_CONFIG):
+            self._seed(node)
+            return
+        if a.get(POST_CONFIG_ACTION) == REBOOTING:
+            self._rebooting(node)
+            return
+        cur = a[CURRENT_CONFIG]
+        des = a.get(DESIRED_CONFIG) or cur
+        if des == cur:
+            self._idle(node)
+            return
+        self._update(node, cur, des)
+
+    def _seed(self, node: dict) -> None:
+        """A new node boots with what the Machine Config Server serves for its pool."""
+        try:
+            pool = P.primary_pool(node, self.sim.pools.items())
+        except P.PoolMembershipError:
+            return
+        if pool is None:
+            return
+        served = P.served_config(pool)
+        if not served:
+            return  # the pool has not rendered yet; its first render requeues us
+        if self.sim.patch_node(node, annotations={
+            CURRENT_CONFIG: served, DESIRED_CONFIG: served, FIRST_PIVOT_CONFIG: served, STATE: STATE_DONE,
+            CONTROL_PLANE_TOPOLOGY: self.sim.knobs.control_plane_topology,
+            REBOOTS: P.annotations(node).get(REBOOTS) or "0",
+        }):
+            log.info("node %s: first boot with %s (pool %s)", P.name(node), served, P.name(pool))
+
+    def _idle(self, node: dict) -> None:
+        a = P.annotations(node)
+        fail = a.get(FAULT_FAIL)
+        state = a.get(STATE)
+        if fail is not None:
+            # Failing its check of the on-disk state: Degraded until the fault goes.
+            if state != STATE_DEGRADED or a.get(REASON) != fail[:2000]:
+                self._degrade(node, fail)
+            return
+        ann: dict[str, str | None] = {}
+        if state != STATE_DONE:
+            ann.update({STATE: STATE_DONE, REASON: ""})
+        if UPDATE_STARTED in a or UPDATE_TARGET in a:
+            ann.update({UPDATE_STARTED: None, UPDATE_TARGET: None})
+        if ann:
+            self.sim.patch_node(node, annotations=ann)
+
+    def _degrade(self, node: dict, reason: str) -> None:
+        """updateErrorState: state=Degraded with the error (2000 characters at most)."""
+        log.warning("node %s: marking Degraded due to: %s", P.name(node), reason)
+        self.sim.patch_node(node, annotations={STATE: STATE_DEGRADED, REASON: reason[:2000], UPDATE_STARTED: None})
+
+    def _update(self, node: dict, cur: str, des: str) -> None:
+        sim = self.sim
+        name = P.name(node)
+        a = P.annotations(node)
+        state = a.get(STATE)
+        target_mc = sim.mcs.get(des)
+        if target_mc is None:
+            sim.refresh(sim.mcs, mc_path(des))
+            target_mc = sim.mcs.get(des)
+            if target_mc is None:
+                self._degrade(node, f'machineconfig.machineconfiguration.openshift.io "{des}" not found')
+                return
+        started = parse_time(a.get(UPDATE_STARTED))
+        if a.get(UPDATE_TARGET) != des or started is None:
+            ann: dict[str, str | None] = {UPDATE_TARGET: des, UPDATE_STARTED: now_micro()}
+            if state not in (STATE_DEGRADED, STATE_UNRECONCILABLE):
+                ann[STATE] = STATE_WORKING  # SetWorking; a Degraded node stays so until it is Done
+            if sim.patch_node(node, annotations=ann):
+                log.info("node %s: starting update from %s to %s", name, cur, des)
+            return
+        fail = a.get(FAULT_FAIL)
+        if state == STATE_DEGRADED and fail is not None:
+            return  # waits for the fault to go away; the node event requeues us
+        T = sim.knobs.node_update
+        actions = self._actions(cur, des)
+        reboot = mcd.ACTION_REBOOT in actions
+        if a.get(DESIRED_DRAIN) == f"uncordon-{des}":
+            self._finish(node, des, started + (T if reboot else REBOOTLESS * T))
+            return
+        if mcd.drain_required(actions, sim.knobs.control_plane_topology):
+            want = f"drain-{des}"
+            if a.get(LAST_APPLIED_DRAIN) != want:
+                if a.get(DESIRED_DRAIN) != want:
+                    self._event(node, "Normal", "Cordon", "Cordoned node to apply update")
+                    self._event(node, "Normal", "Drain", "Draining node to update config.")
+                    sim.patch_node(node, annotations={DESIRED_DRAIN: want})
+                    return
+                t0 = self.drain_started.setdefault(name, time.monotonic())
+                if time.monotonic() - t0 > sim.knobs.drain_timeout:
+                    self.drain_started.pop(name, None)
+                    msg = (f"failed to drain node: {name} after 1 hour. Please see machine-config-controller "
+                           "logs for more information")
+                    self._event(node, "Warning", "FailedToDrain", msg)
+                    self._degrade(node, msg)
+                    return
+                raise Requeue(min(10.0, max(1.0, sim.knobs.drain_timeout - (time.monotonic() - t0))))
+        self.drain_started.pop(name, None)
+        if hang_phase(a.get(FAULT_HANG)) == "apply":
+            return
+        apply_until = started + (APPLY if reboot else REBOOTLESS) * T
+        now = time.time()
+        if now < apply_until:
+            raise Requeue(apply_until - now)
+        if fail is not None:
+            self._degrade(node, fail)
+            return
+        err = self.validate(target_mc, name)
+        if err:
+            self._degrade(node, err)
+            return
+        if reboot:
+            count = int(a.get(REBOOTS) or "0") + 1
+            if sim.patch_node(node, annotations={POST_CONFIG_ACTION: REBOOTING, REBOOTS: str(count),
+                                                 REBOOTED_AT: now_micro()}):
+                log.info("node %s: rebooting into %s (reboot %d)", name, des, count)
+                changes = mcd.diff(sim.mcs.get(cur), target_mc).os_changes()
+                if changes:
+                    self._event(node, "Normal", "OSUpdateStarted", changes)
+                    self._event(node, "Normal", "OSUpdateStaged", "Changes to OS staged")
+                self._event(node, "Normal", "Reboot", f"Node will reboot into config {des}")
+            return
+        if mcd.ACTION_RELOAD_CRIO in actions:
+            msg = "Config changes do not require reboot. Service crio was reloaded."
+        else:
+            msg = "Config changes do not require reboot."
+        self._event(node, "Normal", "SkipReboot", msg)
+        sim.patch_node(node, annotations={DESIRED_DRAIN: f"uncordon-{des}"})
+
+    def _rebooting(self, node: dict) -> None:
+        sim = self.sim
+        a = P.annotations(node)
+        T = sim.knobs.node_update
+        now = time.time()
+        rebooted = parse_time(a.get(REBOOTED_AT)) or now
+        started = parse_time(a.get(UPDATE_STARTED)) or rebooted
+        boot_at = max(rebooted + MIN_DOWN * T, started + BOOTED * T)
+        ready = _ready_status(node) == "True"
+        hang = hang_phase(a.get(FAULT_HANG)) == "reboot"
+        if hang or now < boot_at:
+            if ready:
+                self._set_ready(node, False)
+            if not hang:
+                raise Requeue(boot_at - now)
+            return
+        if not ready:
+            self._set_ready(node, True)
+            return
+        des = a.get(DESIRED_CONFIG, "")
+        log.info("node %s: booted into %s", P.name(node), des)
+        sim.patch_node(node, annotations={POST_CONFIG_ACTION: None, DESIRED_DRAIN: f"uncordon-{des}"})
+
+    def _finish(self, node: dict, des: str, done_at: float) -> None:
+        a = P.annotations(node)
+        want = f"uncordon-{des}"
+        if a.get(LAST_APPLIED_DRAIN) != want:
+            return  # the drain controller uncordons; its write requeues us
+        now = time.time()
+        if now < done_at:
+            raise Requeue(done_at - now)
+        self.sim.patch_node(node, annotations={CURRENT_CONFIG: des, STATE: STATE_DONE, REASON: "",
+                                               UPDATE_STARTED: None, UPDATE_TARGET: None})
+        log.info("node %s: update to %s done", P.name(node), des)
+        self._event(node, "Normal", "Uncordon", f"Update completed for config {des} and node has been uncordoned")
+        self._event(node, "Normal", "NodeDone", f"Setting node {P.name(node)}, currentConfig {des} to Done")
+
+    def _set_ready(self, node: dict, ready: bool) -> None:
+        now = now_rfc3339()
+        if ready:
+            cond = {"type": "Ready", "status": "True", "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
+                    "lastTransitionTime": now}
+            boot_id = str(uuid.UUID(hashlib.md5(f"{P.name(node)}/{time.time_ns()}".encode()).hexdigest()))
+            self.sim.patch_node_status(node, {"conditions": [cond], "nodeInfo": {"bootID": boot_id}})
+        else:
+            cond = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                    "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": now,
+                    "lastTransitionTime": now}
+            self.sim.patch_node_status(node, {"conditions": [cond]})
+
+    def _event(self, node: dict, etype: str, reason: str, message: str) -> None:
+        involved = ref({**node, "apiVersion": "v1", "kind": "Node"})
+        self.sim.events.emit(involved, etype, reason, message, EVENT_COMPONENT_DAEMON, host=P.name(node),
+                             namespace="default")
+
+
+class DrainController:
+    """pkg/controller/drain: cordon and drain, or uncordon, as desiredDrain asks."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def sync(self, name: str) -> None:
+        sim = self.sim
+        node = sim.nodes.get(name)
+        if node is None or node["metadata"].get("deletionTimestamp"):
+            return
+        a = P.annotations(node)
+        desired = a.get(DESIRED_DRAIN, "")
+        if not desired or desired == a.get(LAST_APPLIED_DRAIN):
+            return
+        verb = desired.split("-", 1)[0]
+        unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
+        if verb == "uncordon":
+            sim.patch_node(node, annotations={LAST_APPLIED_DRAIN: desired},
+                           spec={"unschedulable": None} if unschedulable else None)
+            return
+        if verb != "drain":
+            log.warning("node %s: unknown drain request %r", name, desired)
+            return
+        if hang_phase(a.get(FAULT_HANG)) == "drain":
+            return
+        if not unschedulable:
+            sim.patch_node(node, spec={"unschedulable": True})
+            return
+        waiting = blocked = 0
+        for pod in sim.pods_on(name):
+            if not evictable(pod):
+                continue
+            if pod["metadata"].get("deletionTimestamp"):
+                waiting += 1
+                continue
+            md = pod["metadata"]
+            try:
+                sim.kube.create(pod_path(md["namespace"], md["name"]) + "/eviction", {
+                    "apiVersion": "policy/v1", "kind": "Eviction",
+                    "metadata": {"name": md["name"], "namespace": md["namespace"]},
+                })
+                waiting += 1
+            except ApiError as e:
+                if e.not_found:
+                    continue
+                if e.status == 429:
+                    blocked += 1  # a PodDisruptionBudget: the drain helper retries
+                    log.info("node %s: eviction of %s/%s blocked: %s", name, md["namespace"], md["name"],
+                             e.message)
+                    continue
+                raise
+        if blocked:
+            raise Requeue(sim.knobs.drain_retry)
+        if waiting:
+            raise Requeue(1.0)  # pod deletions requeue us sooner
+        log.info("node %s: drained", name)
+        sim.patch_node(node, annotations={LAST_APPLIED_DRAIN: desired})
+
+
+def _ready_status(node: dict) -> str | None:
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return c.get("status")
+    return None
