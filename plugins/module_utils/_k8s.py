@@ -105,18 +105,22 @@ class Cluster:
 
     def __init__(self, module: AnsibleK8SModule) -> None:
         self.module = module
-        kubeconfig = module.params.get("kubeconfig") or (
-            None if module.params.get("host") else os.environ.get("K8S_AUTH_KUBECONFIG"))
-        if isinstance(kubeconfig, str) and not os.path.exists(os.path.expanduser(kubeconfig)):
+        # As kubernetes.core reads them: options first, then the K8S_AUTH_* environment; empty means unset.
+        host = module.params.get("host") or os.environ.get("K8S_AUTH_HOST")
+        kubeconfig = module.params.get("kubeconfig") or (None if host else os.environ.get("K8S_AUTH_KUBECONFIG"))
+        if kubeconfig and isinstance(kubeconfig, str) and not os.path.exists(os.path.expanduser(kubeconfig)):
             raise ClusterError(
                 f"the kubeconfig {kubeconfig} does not exist; set the kubeconfig option or K8S_AUTH_KUBECONFIG "
                 "to a readable kubeconfig, or give host and api_key (K8S_AUTH_HOST, K8S_AUTH_API_KEY)"
             )
+        self.host = host or "the API server"
         try:
-            self.client = get_api_client(module)
+            self.client = get_api_client(module)  # reads /version and discovery: the first request
         except CoreException as e:
             raise ClusterError(f"{e}; check the kubeconfig, context, host and credentials") from None
-        self.host = getattr(self.client.configuration, "host", "?")
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
+        self.host = getattr(self.client.configuration, "host", self.host)
 
     def resource(self, api_version: str, kind: str):
         try:
@@ -131,6 +135,8 @@ class Cluster:
 
     def unreachable(self, e: Exception) -> str:
         reason = getattr(e, "reason", None) or e
+        if hasattr(reason, "args") and "Failed to establish a new connection" in str(reason):
+            reason = str(reason).rsplit(": ", 1)[-1].rstrip(")'\"")  # e.g. [Errno 111] Connection refused
         return (f"cannot reach the API server at {self.host}: {reason}. "
                 "Check that the cluster is up and that the kubeconfig (or K8S_AUTH_HOST) points to it")
 
@@ -175,6 +181,17 @@ class Cluster:
         if existing is None:
             diff = {"before": {}, "after": readable(after)}
         return existing is None or not unchanged, without_managed_fields(after), diff
+
+    def create(self, definition: dict) -> dict:
+        """Creates an object (dry run in check mode)."""
+        kind, name = definition["kind"], definition["metadata"]["name"]
+        res = self.resource(definition["apiVersion"], kind)
+        try:
+            return self.client.create(res, definition, namespace=definition["metadata"].get("namespace")).to_dict()
+        except DynamicApiError as e:
+            raise ClusterError(f"the API server refused {kind} {name}: {describe_api_error(e)}") from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> tuple[bool, dict]:
         """Deletes if present (dry run in check mode); returns changed and the diff."""

@@ -193,6 +193,8 @@ def check(cluster: Cluster) -> dict:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     for w in d.warnings:
         cluster.module.warn(w)
+    decision = d.as_dict()
+    decision.pop("warnings")  # given through module.warn above
 
     def version(obj):
         return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(VERSION_ANNOTATION)
@@ -203,7 +205,7 @@ def check(cluster: Cluster) -> dict:
         "pool": {"name": p["pool_name"], "version": version(pool_obj)} if pool_obj else None,
         "runtime_class": {"name": p["runtime_class_name"], "version": version(rc)} if rc else None,
     }
-    return {"changed": False, "api_host": cluster.host, "installed": installed, **d.as_dict()}
+    return {"changed": False, "api_host": cluster.host, "installed": installed, **decision}
 
 
 def main() -> None:

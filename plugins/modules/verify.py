@@ -127,7 +127,15 @@ def check(cluster: Cluster) -> dict:
         return {"changed": False, "nodes": {n: {"ok": None, "phase": None, "reason": "check mode"} for n in nodes}}
 
     created_ns = False
-    if cluster.get("v1", "Namespace", p["namespace"]) is None:
+    ns = cluster.get("v1", "Namespace", p["namespace"])
+    deadline = time.monotonic() + p["timeout"]
+    while ns is not None and (ns.get("status") or {}).get("phase") == "Terminating":
+        # The namespace of an earlier run is still going away.
+        if time.monotonic() > deadline:
+            raise ClusterError(f"namespace {p['namespace']} is still terminating after {p['timeout']} s")
+        time.sleep(0.5)
+        ns = cluster.get("v1", "Namespace", p["namespace"])
+    if ns is None:
         cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": p["namespace"]}})
         created_ns = True
     results: dict[str, dict] = {}
@@ -136,7 +144,7 @@ def check(cluster: Cluster) -> dict:
         for n in nodes:
             cluster.delete("v1", "Pod", pod_name(n), p["namespace"])
         for n in nodes:
-            cluster.client.create(cluster.resource("v1", "Pod"), pod(n, p), namespace=p["namespace"])
+            cluster.create(pod(n, p))
         deadline = time.monotonic() + p["timeout"]
         pending = set(nodes)
         while pending and time.monotonic() < deadline:
