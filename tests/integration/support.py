@@ -7,6 +7,7 @@ import uuid
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
+
 from sim import testing as st
 
 MC_NAME = "50-sandboxed-containers"

@@ -9,9 +9,9 @@ import tomllib
 
 import pytest
 from kubernetes import client
-from sim import testing as st
-
 from support import MC_NAME, kata_pods, roll_back, run_pods, snapshot, workers_of
+
+from sim import testing as st
 
 FAST = {"render_delay": 1, "node_update": 0.4}
 

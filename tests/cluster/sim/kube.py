@@ -82,6 +82,9 @@ def abort_connection(conn: Any) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            # wakes a thread blocked reading it (it holds the response's buffer lock)
+            socket.socket.shutdown(sock, socket.SHUT_RD)  # sends nothing; the close resets
     with contextlib.suppress(Exception):
         conn.close()
 

@@ -293,6 +293,9 @@ class Simulator:
                 self.knobs.supported_extensions, self.knobs.extension_validation):
             for p in self.pools.items():
                 self.queue.add_after(("render", P.name(p)), self.knobs.render_delay)
+        if before.heartbeat != self.knobs.heartbeat:
+            for n in self.nodes.items():
+                self.queue.add_after(("heartbeat", P.name(n)), random.uniform(0.1, max(0.2, self.knobs.heartbeat)))
         if before.topology != self.knobs.topology:
             for p in self.pools.items():
                 self.queue.add(("pool", P.name(p)))
