@@ -10,6 +10,9 @@ PY := $(VENV)/bin/python
 PYTHON312 ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c '' 2>/dev/null && command -v python3.12 || \
 	(command -v pyenv >/dev/null 2>&1 && PYENV_VERSION=$$(pyenv latest 3.12 2>/dev/null) pyenv which python3.12 2>/dev/null))
 COLLECTIONS := .collections/ansible_collections
+# The local cluster's directory (credentials, logs, pids); several clusters can run side by side.
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+export SANDBOXED_CONTAINERS_CLUSTER_DIR := $(CLUSTER_DIR)
 CLUSTER := PYTHONPATH=tests/cluster $(PY) -m localcluster
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -76,5 +79,5 @@ test: venv collection ruff ## everything CI runs (.ci/run)
 
 .PHONY: demo
 demo: venv collection cluster-up ## start the local cluster, install sandboxed containers on it, show the status
-	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(VENV)/bin/ansible-playbook playbooks/install.yml
-	K8S_AUTH_KUBECONFIG=$(CURDIR)/.cluster/kubeconfig $(VENV)/bin/ansible-playbook playbooks/status.yml
+	K8S_AUTH_KUBECONFIG=$(CLUSTER_DIR)/kubeconfig $(VENV)/bin/ansible-playbook playbooks/install.yml
+	K8S_AUTH_KUBECONFIG=$(CLUSTER_DIR)/kubeconfig $(VENV)/bin/ansible-playbook playbooks/status.yml
