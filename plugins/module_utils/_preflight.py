@@ -15,9 +15,11 @@ from dataclasses import asdict, dataclass, field
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     MANAGED_BY,
+    ROLE_LABEL,
     DropinError,
     check_crio_dropin,
     custom_pool,
+    files_of,
     machine_config,
     node_role_label,
 )
@@ -67,6 +69,7 @@ class Decision:
     plan: dict
     warnings: list[str]
     messages: list[str]
+    transition: str = "apply"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -151,12 +154,7 @@ def decide(settings: Settings, nodes: list[dict], pools: list[dict], *, current_
            kataconfigs: list[str], operation: str = "install") -> Decision:
     """The target pool, the chosen nodes and the plan; raises PreflightError before anything changes."""
     selector, _overhead, max_unavailable = validate_settings(settings)
-    if kataconfigs:
-        raise PreflightError(
-            f"the OpenShift sandboxed containers operator manages this cluster (KataConfig {', '.join(kataconfigs)}); "
-            "this collection would fight it. Manage Kata through the operator, or delete the KataConfig and let the "
-            "operator uninstall first"
-        )
+    refuse_kataconfigs(kataconfigs)
     by_name = {p["metadata"]["name"]: p for p in pools}
     for required in ("master", "worker"):
         if required not in by_name:
@@ -214,17 +212,19 @@ def decide(settings: Settings, nodes: list[dict], pools: list[dict], *, current_
                     f"the selector also matches control-plane nodes {', '.join(masters)}; the MCO keeps them in the "
                     "master pool, so they are left alone"
                 )
-            if not chosen and operation == "install":
+            if not chosen:
+                hint = (" To take sandboxed containers off every node, run playbooks/uninstall.yml instead"
+                        if current_mc is not None else "")
                 raise PreflightError(
                     f"sandboxed_containers_node_selector ({to_string(selector)}) matches no worker node; "
                     f"the workers are {', '.join(workers)}. Fix the selector, or label the nodes you want "
-                    "(oc label node <name> <key>=<value>)"
+                    f"(oc label node <name> <key>=<value>).{hint}"
                 )
         if max_unavailable is not None and not custom:
             warnings.append("sandboxed_containers_max_unavailable applies to the custom pool only; the worker pool's "
                             "own maxUnavailable is left as it is")
 
-    if operation == "install" and not chosen:
+    if not chosen:
         raise PreflightError("no node would get sandboxed containers; check sandboxed_containers_node_selector")
 
     not_capable = []
@@ -264,4 +264,147 @@ def decide(settings: Settings, nodes: list[dict], pools: list[dict], *, current_
              remove_custom_pool=not custom and existing_custom is not None)
     if p.errors:
         raise PreflightError("; ".join(p.errors) + "; fix the node labels so each node matches at most one custom pool")
-    return Decision(topology, target, custom, role, chosen, p.as_dict(), warnings, messages)
+    current_role = _role(current_mc)
+    if current_role not in (None, "worker", "master", role) and current_role != settings.pool_name:
+        raise PreflightError(
+            f"the installed MachineConfig targets pool {current_role}, not {role}; renaming the custom pool is not "
+            f"supported. Set sandboxed_containers_pool_name to {current_role}, or run playbooks/uninstall.yml first"
+        )
+    return Decision(topology, target, custom, role, chosen, p.as_dict(), warnings, messages,
+                    transition=transition(current_role, role, custom))
+
+
+def _role(mc: dict | None) -> str | None:
+    return ((mc or {}).get("metadata", {}).get("labels") or {}).get(ROLE_LABEL) if mc else None
+
+
+def transition(current_role: str | None, role: str, custom: bool) -> str:
+    """How to move from the installed MachineConfig role to the desired one with one reboot per node.
+
+    apply: create or update in place (MachineConfig, pool, wait for its render, node labels, wait).
+    to_custom: from the worker pool to a custom pool: the pool first (it inherits the worker MachineConfig),
+    then the nodes move with no content change, then the MachineConfig leaves the worker role.
+    to_worker: from a custom pool to the worker pool: the MachineConfig takes the worker role first (the
+    custom pool keeps inheriting it), then the nodes move back with no content change, then the pool goes.
+    """
+    if current_role == "worker" and custom:
+        return "to_custom"
+    if current_role not in (None, "worker", "master") and role == "worker":
+        return "to_worker"
+    return "apply"
+
+
+def parse_version(v: str | None) -> tuple[int, ...] | None:
+    """1.2.3 -> (1, 2, 3); pre-release and build parts are ignored; None when absent or not a version."""
+    if not v:
+        return None
+    m = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", v)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def check_versions(installed: dict[str, str | None], ours: str, allow_downgrade: bool) -> list[str]:
+    """Refuses to go back to an older collection; returns what moves forward (kind name: old -> new)."""
+    mine = parse_version(ours)
+    newer = {k: v for k, v in installed.items() if v and parse_version(v) and mine and parse_version(v) > mine}
+    if newer and not allow_downgrade:
+        raise PreflightError(
+            "a newer version of sandboxed.containers installed this cluster ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(newer.items()))
+            + f"); this is {ours}. Use that version or newer, or set sandboxed_containers_allow_downgrade: true "
+            "to go back to this version's configuration"
+        )
+    return [f"{k}: {v or 'unknown'} -> {ours}" for k, v in sorted(installed.items()) if v != ours]
+
+
+# Pod phases that mean a pod may still run (or be about to run) in a Kata VM; Succeeded and Failed pods
+# have no container left, so removing the runtime does not affect them.
+ACTIVE_PHASES = ("Pending", "Running", "Unknown")
+
+
+@dataclass
+class Removal:
+    path: str  # custom, worker, master or none
+    custom_pool: bool  # our custom pool exists
+    unlabel: list[str]
+    plan: dict
+    messages: list[str]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def refuse_kataconfigs(kataconfigs: list[str]) -> None:
+    if kataconfigs:
+        raise PreflightError(
+            f"the OpenShift sandboxed containers operator manages this cluster (KataConfig {', '.join(kataconfigs)}); "
+            "this collection would fight it. Manage Kata through the operator, or delete the KataConfig and let the "
+            "operator uninstall first"
+        )
+
+
+def decide_uninstall(nodes: list[dict], pools: list[dict], *, current_mc: dict | None, pool_name: str,
+                     runtime_class: str, pods: list[dict], force: bool, kataconfigs: list[str]) -> Removal:
+    """What to remove and which nodes reboot; refuses while pods use the runtime class, unless forced."""
+    refuse_kataconfigs(kataconfigs)
+    active = sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
+                    if (p.get("spec") or {}).get("runtimeClassName") == runtime_class
+                    and (p.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES)
+    messages = []
+    if active:
+        shown = ", ".join(active[:20]) + (f" and {len(active) - 20} more" if len(active) > 20 else "")
+        if not force:
+            raise PreflightError(
+                f"{len(active)} pods use the runtime class {runtime_class} (Pending, Running or Unknown): {shown}. "
+                "Delete them (or move them to another runtime class), or set sandboxed_containers_force: true to "
+                "uninstall anyway; they would lose their runtime"
+            )
+        messages.append(f"forced: {len(active)} pods still use the runtime class {runtime_class}: {shown}")
+    by_name = {p["metadata"]["name"]: p for p in pools}
+    ours = by_name.get(pool_name)
+    if ours is not None and not (ours["metadata"].get("labels") or {}).items() >= MANAGED_BY.items():
+        ours = None  # not ours to delete
+    label = node_role_label(pool_name)
+    labelled = sorted(n["metadata"]["name"] for n in nodes if label in (n["metadata"].get("labels") or {}))
+    role = _role(current_mc)
+    custom = ours is not None or bool(labelled) or role not in (None, "worker", "master")
+    path = "custom" if custom else (role or "none")
+    p = plan(nodes, pools, current_mc=current_mc, desired_mc=None, custom_pool=ours,
+             chosen=set() if path == "custom" else None, remove_custom_pool=ours is not None)
+    if path == "none":
+        messages.append("sandboxed containers are not installed by this collection here; nothing to remove")
+    return Removal(path, ours is not None, labelled if path == "custom" else [], p.as_dict(), messages)
+
+
+def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: dict | None,
+                   desired_pool: dict | None, current_rc: dict | None, desired_rc: dict) -> list[str]:
+    """In words, each managed object the change creates or alters (for the plan of check mode)."""
+    out = []
+    name = desired_mc["metadata"]["name"]
+    if current_mc is None:
+        out.append(f"MachineConfig {name}: created (role {_role(desired_mc)})")
+    else:
+        cur, new = current_mc.get("spec") or {}, desired_mc["spec"]
+        if files_of(cur) != files_of(new):
+            out.append(f"MachineConfig {name}: the CRI-O drop-in changes")
+        if (cur.get("extensions") or []) != new["extensions"]:
+            out.append(f"MachineConfig {name}: extensions {cur.get('extensions') or []} -> {new['extensions']}")
+        if _role(current_mc) != _role(desired_mc):
+            out.append(f"MachineConfig {name}: role {_role(current_mc)} -> {_role(desired_mc)}")
+    if desired_pool is not None:
+        pname = desired_pool["metadata"]["name"]
+        if current_pool is None:
+            out.append(f"MachineConfigPool {pname}: created")
+        elif (current_pool.get("spec") or {}).get("maxUnavailable") != desired_pool["spec"].get("maxUnavailable"):
+            out.append(f"MachineConfigPool {pname}: maxUnavailable "
+                       f"{(current_pool.get('spec') or {}).get('maxUnavailable')} -> "
+                       f"{desired_pool['spec'].get('maxUnavailable')}")
+    elif current_pool is not None:
+        out.append(f"MachineConfigPool {current_pool['metadata']['name']}: deleted")
+    rname = desired_rc["metadata"]["name"]
+    if current_rc is None:
+        out.append(f"RuntimeClass {rname}: created")
+    else:
+        for key in ("handler", "overhead", "scheduling"):
+            if current_rc.get(key) != desired_rc.get(key):
+                out.append(f"RuntimeClass {rname}: {key} {current_rc.get(key)} -> {desired_rc.get(key)}")
+    return out

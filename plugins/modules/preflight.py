@@ -24,9 +24,11 @@ author:
   - sandboxed.containers contributors
 options:
   operation:
-    description: The change to plan.
+    description:
+      - The change to plan. V(install) and V(upgrade) plan the desired state (V(upgrade) needs an installation).
+      - V(uninstall) plans the removal and refuses while pods use the runtime class, unless O(force=true).
     type: str
-    choices: [install, upgrade]
+    choices: [install, upgrade, uninstall]
     default: install
   node_selector:
     description:
@@ -53,8 +55,22 @@ options:
     default: {cpu: 250m, memory: 350Mi}
   crio_dropin:
     description: The CRI-O drop-in content, checked and used to plan which nodes reboot.
+      Required for O(operation=install) and O(operation=upgrade).
     type: str
-    required: true
+  tolerations:
+    description: Tolerations of the RuntimeClass, to plan its change.
+    type: list
+    elements: dict
+    default: []
+  force:
+    description: With O(operation=uninstall), go on although pods in phase C(Pending), C(Running) or C(Unknown)
+      use the runtime class.
+    type: bool
+    default: false
+  allow_downgrade:
+    description: Allow replacing objects written by a newer version of the collection.
+    type: bool
+    default: false
   max_unavailable:
     description: maxUnavailable of the custom pool, a number of nodes or a percentage such as V(25%).
     type: raw
@@ -145,6 +161,30 @@ installed:
   description: What the collection already manages in the cluster, with versions.
   returned: success
   type: dict
+transition:
+  description: How the change is made with one reboot per node; V(apply), V(to_custom) (from the worker pool
+    to a custom pool) or V(to_worker) (back).
+  returned: install and upgrade
+  type: str
+changes:
+  description: In words, each managed object that is created or changes.
+  returned: install and upgrade
+  type: list
+  elements: str
+versions:
+  description: The managed objects whose collection version moves, as C(kind: old -> new).
+  returned: install and upgrade
+  type: list
+  elements: str
+path:
+  description: For O(operation=uninstall), V(custom), V(worker), V(master) or V(none) (nothing installed).
+  returned: uninstall
+  type: str
+unlabel:
+  description: For O(operation=uninstall), the nodes that lose the custom pool's node-role label.
+  returned: uninstall
+  type: list
+  elements: str
 messages:
   description: Notes for the user, such as the compact-cluster target.
   returned: success
@@ -153,13 +193,23 @@ messages:
 """
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MC_API, VERSION_ANNOTATION
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    MC_API,
+    custom_pool,
+    machine_config,
+    runtime_class,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
     PreflightError,
     Settings,
+    check_versions,
     decide,
+    decide_uninstall,
+    object_changes,
     validate_settings,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._status import version_of
+from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
 
 def kataconfigs(cluster: Cluster) -> list[str]:
@@ -173,56 +223,81 @@ def kataconfigs(cluster: Cluster) -> list[str]:
 
 def check(cluster: Cluster) -> dict:
     p = cluster.module.params
+    op = p["operation"]
     settings = Settings(
         node_selector=p["node_selector"], pool_name=p["pool_name"], runtime_class_name=p["runtime_class_name"],
-        handler=p["handler"], overhead=p["overhead"], crio_dropin=p["crio_dropin"],
+        handler=p["handler"], overhead=p["overhead"], crio_dropin=p["crio_dropin"] if op != "uninstall" else None,
         max_unavailable=p["max_unavailable"], virtualization_check=p["virtualization_check"],
     )
     try:
-        validate_settings(settings)  # bad input is reported before the cluster is even read
+        if op != "uninstall":
+            validate_settings(settings)  # bad input is reported before the cluster is even read
     except PreflightError as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     nodes = cluster.list("v1", "Node")
     pools = cluster.list(MC_API, "MachineConfigPool")
     current_mc = cluster.get(MC_API, "MachineConfig", p["machine_config_name"])
+    current_pool = next((x for x in pools if x["metadata"]["name"] == p["pool_name"]), None)
     rc = cluster.get("node.k8s.io/v1", "RuntimeClass", p["runtime_class_name"])
+    installed = {
+        "machine_config": {"name": p["machine_config_name"], "version": version_of(current_mc)} if current_mc else None,
+        "pool": {"name": p["pool_name"], "version": version_of(current_pool)} if current_pool else None,
+        "runtime_class": {"name": p["runtime_class_name"], "version": version_of(rc)} if rc else None,
+    }
+    out = {"changed": False, "api_host": cluster.host, "installed": installed, "operation": op}
     try:
-        d = decide(settings, nodes, pools, current_mc=current_mc, kataconfigs=kataconfigs(cluster),
-                   operation=p["operation"])
+        if op == "uninstall":
+            removal = decide_uninstall(
+                nodes, pools, current_mc=current_mc, pool_name=p["pool_name"],
+                runtime_class=p["runtime_class_name"], pods=cluster.list("v1", "Pod"), force=p["force"],
+                kataconfigs=kataconfigs(cluster))
+            return {**out, **removal.as_dict(), "runtime_class_exists": rc is not None}
+        if op == "upgrade" and current_mc is None:
+            raise PreflightError("sandboxed containers are not installed here (no MachineConfig "
+                                 f"{p['machine_config_name']}); run playbooks/install.yml")
+        versions = check_versions(
+            {k: v["version"] for k, v in installed.items() if v and v["name"]}, COLLECTION_VERSION,
+            p["allow_downgrade"])
+        d = decide(settings, nodes, pools, current_mc=current_mc, kataconfigs=kataconfigs(cluster), operation=op)
     except PreflightError as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     for w in d.warnings:
         cluster.module.warn(w)
     decision = d.as_dict()
     decision.pop("warnings")  # given through module.warn above
+    desired_pool = custom_pool(p["pool_name"], max_unavailable=_int(p["max_unavailable"])) if d.custom_pool else None
+    changes = object_changes(
+        current_mc=current_mc, desired_mc=machine_config(d.role, p["crio_dropin"]),
+        current_pool=current_pool if (d.custom_pool or d.transition == "to_worker") else None,
+        desired_pool=desired_pool,
+        current_rc=rc, desired_rc=runtime_class(p["runtime_class_name"], p["handler"], d.target_pool, p["overhead"],
+                                                tolerations=p["tolerations"] or None))
+    return {**out, **decision, "changes": changes, "versions": versions}
 
-    def version(obj):
-        return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(VERSION_ANNOTATION)
 
-    pool_obj = next((x for x in pools if x["metadata"]["name"] == p["pool_name"]), None)
-    installed = {
-        "machine_config": {"name": p["machine_config_name"], "version": version(current_mc)} if current_mc else None,
-        "pool": {"name": p["pool_name"], "version": version(pool_obj)} if pool_obj else None,
-        "runtime_class": {"name": p["runtime_class_name"], "version": version(rc)} if rc else None,
-    }
-    return {"changed": False, "api_host": cluster.host, "installed": installed, **decision}
+def _int(v):
+    return int(v) if isinstance(v, str) and v.isdigit() else v
 
 
 def main() -> None:
     module = new_module(
         {
-            "operation": {"type": "str", "choices": ["install", "upgrade"], "default": "install"},
+            "operation": {"type": "str", "choices": ["install", "upgrade", "uninstall"], "default": "install"},
             "node_selector": {"type": "dict", "default": {}},
             "pool_name": {"type": "str", "default": "kata-oc"},
             "runtime_class_name": {"type": "str", "default": "kata"},
             "handler": {"type": "str", "default": "kata"},
             "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
-            "crio_dropin": {"type": "str", "required": True},
+            "tolerations": {"type": "list", "elements": "dict", "default": []},
+            "crio_dropin": {"type": "str"},
             "max_unavailable": {"type": "raw"},
             "virtualization_check": {"type": "str", "choices": ["fail", "warn", "ignore"], "default": "fail"},
             "machine_config_name": {"type": "str", "default": "50-sandboxed-containers"},
+            "force": {"type": "bool", "default": False},
+            "allow_downgrade": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
+        required_if=[("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))],
     )
     run(module, check)
 

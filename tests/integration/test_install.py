@@ -9,9 +9,9 @@ import tomllib
 
 import pytest
 from kubernetes import client
-from support import MC_NAME, kata_pods, roll_back, run_pods, snapshot, workers_of
 
 from sim import testing as st
+from support import MC_NAME, kata_pods, roll_back, run_pods, snapshot, workers_of
 
 FAST = {"render_delay": 1, "node_update": 0.4}
 
@@ -129,7 +129,9 @@ def test_check_mode_on_a_fresh_cluster_changes_nothing_and_shows_the_plan(cluste
     r = ansible.run("install", check=True, diff=True,
                     extra_vars={"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}}})
     assert r.rc == 0, r
-    assert "Would install on worker-1 through pool kata-oc; nodes that reboot once: worker-1." in r.text
+    assert "Would install on worker-1 through pool kata-oc." in r.text
+    assert "Nodes that reboot once: worker-1; no other node reboots." in r.text
+    assert "Changes: MachineConfig 50-sandboxed-containers: created (role kata-oc)" in r.text
     assert "[crio.runtime.runtimes.kata]" in r.stdout  # the drop-in, decoded, in the diff
     assert r.report["plan"]["reboot"] == ["worker-1"]
     assert snapshot(api) == before

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 
 from kubernetes import client, config
-from sim import testing as st
 
 from conftest import REPO
+from sim import testing as st
 
 
 def test_make_demo_installs_on_a_local_cluster_and_prints_the_status(tmp_path):
@@ -18,7 +18,8 @@ def test_make_demo_installs_on_a_local_cluster_and_prints_the_status(tmp_path):
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, out[-4000:]
         assert "the local cluster is ready at https://127.0.0.1:" in out
-        assert "3 nodes installed, 0 installing, 0 waiting, 0 failed; RuntimeClass kata present" in " ".join(out.split())
+        status = "3 nodes installed, 0 installing, 0 waiting, 0 failed; RuntimeClass kata present"
+        assert status in " ".join(out.split())
         api = config.new_client_from_config(config_file=str(directory / "kubeconfig"))
         assert client.NodeV1Api(api).read_runtime_class("kata").handler == "kata"
         assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from conftest import DROPIN, node, pool
-
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
 from ansible_collections.sandboxed.containers.plugins.module_utils._convergence import (
     CONVERGED,
@@ -10,6 +8,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._convergence 
     RENDERED,
     assess,
 )
+from conftest import DROPIN, node, pool
 
 MC = o.MACHINE_CONFIG_NAME
 OURS = o.machine_config("worker", DROPIN)["spec"]
