@@ -505,8 +505,34 @@ def _restore_base_mcs(k: Kube) -> None:
         if cur is None:
             k.create(mc_path(), mc)
         elif cur.get("spec") != mc["spec"] or (cur["metadata"].get("labels") or {}) != mc["metadata"]["labels"]:
+            # only tests write MachineConfigs: no one races this update
             body = {**mc, "metadata": {**mc["metadata"], "resourceVersion": cur["metadata"]["resourceVersion"]}}
             k.request("PUT", mc_path(mc["metadata"]["name"]), body=body)
+
+
+def _on_conflict_retry(fn: Callable[[], None], attempts: int = 20) -> None:
+    for i in range(attempts):
+        try:
+            fn()
+            return
+        except ApiError as e:
+            if not e.conflict or i == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+def _restore_pool(k: Kube, name: str) -> None:
+    p = k.get(mcp_path(name))
+    mcs, ns = SHIPPED_SELECTORS[name]
+    want = {"machineConfigSelector": mcs, "nodeSelector": ns}
+    if {key: v for key, v in p["spec"].items() if key != "configuration"} == want:
+        return
+    spec = dict(want)
+    if p["spec"].get("configuration"):
+        spec["configuration"] = p["spec"]["configuration"]
+    body = {**p, "spec": spec}
+    body.pop("status", None)
+    k.request("PUT", mcp_path(name), body=body)
 
 
 def _restore_pools(k: Kube) -> None:
@@ -516,15 +542,7 @@ def _restore_pools(k: Kube) -> None:
             with contextlib.suppress(ApiError):
                 k.delete(mcp_path(name))
             continue
-        mcs, ns = SHIPPED_SELECTORS[name]
-        spec = {"machineConfigSelector": mcs, "nodeSelector": ns}
-        if (p["spec"].get("configuration")):
-            spec["configuration"] = p["spec"]["configuration"]
-        if {k_: v for k_, v in p["spec"].items() if k_ != "configuration"} != {"machineConfigSelector": mcs,
-                                                                               "nodeSelector": ns}:
-            body = {**p, "spec": spec}
-            body.pop("status", None)
-            k.request("PUT", mcp_path(name), body=body)
+        _on_conflict_retry(lambda name=name: _restore_pool(k, name))
     wait_for(lambda: {P.name(p) for p in k.get(mcp_path()).get("items") or []} <= set(SHIPPED_SELECTORS),
              30, what="custom pools deleted")
 
