@@ -1,0 +1,194 @@
+"""The simulated kubelets: pods run where their runtime is configured, drains evict, Jobs finish."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from sim import testing as st
+from sim.kube import mcp_path
+
+IMAGE = "registry.access.redhat.com/ubi9/ubi-minimal:latest"
+
+
+def _pod(name: str, node: str | None = None, runtime_class: str | None = None, **meta) -> dict:
+    spec: dict = {"containers": [{"name": "main", "image": IMAGE, "command": ["sleep", "infinity"]}]}
+    if node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    if runtime_class:
+        spec["runtimeClassName"] = runtime_class
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **meta}, "spec": spec}
+
+
+def _ensure_runtime_class(api) -> None:
+    try:
+        client.NodeV1Api(api).create_runtime_class({
+            "apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "kata"}, "handler": "kata",
+            "overhead": {"podFixed": {"cpu": "250m", "memory": "350Mi"}}})
+    except ApiException as e:
+        if e.status != 409:
+            raise
+
+
+def _events(api, ns: str, pod: str) -> list:
+    return [e for e in client.CoreV1Api(api).list_namespaced_event(ns).items if e.involved_object.name == pod]
+
+
+def test_kata_pods_run_only_where_the_handler_is_configured(sim, sim_namespace):
+    k = st.kube(sim)
+    dropin = {"/etc/crio/crio.conf.d/50-kata": st.kata_dropin()}
+    # worker-0: extension and runtime table; worker-1: the table only; worker-2: the extension only
+    for pool, mc in (("kata-oc", st.machine_config("50-kata", "kata-oc", extensions=["sandboxed-containers"],
+                                                    files=dropin)),
+                     ("tableonly", st.machine_config("50-table", "tableonly", files=dropin)),
+                     ("extonly", st.machine_config("50-ext", "extonly", extensions=["sandboxed-containers"]))):
+        k.create(mcp_path(), st.custom_pool(pool))
+        st.create_mc(sim, mc)
+    for pool, node in (("kata-oc", "worker-0"), ("tableonly", "worker-1"), ("extonly", "worker-2")):
+        st.label_node(sim, node, {f"node-role.kubernetes.io/{pool}": ""})
+    for pool, mc in (("kata-oc", "50-kata"), ("tableonly", "50-table"), ("extonly", "50-ext")):
+        st.wait_for(lambda pool=pool: st.pool(sim, pool)["status"].get("machineCount") == 1, what=f"{pool} member")
+        st.wait_pool_converged(sim, pool, contains=[mc])
+    _ensure_runtime_class(sim)
+    core = client.CoreV1Api(sim)
+    for node in ("worker-0", "worker-1", "worker-2"):
+        core.create_namespaced_pod(sim_namespace, _pod(f"kata-{node}", node, "kata"))
+    core.create_namespaced_pod(sim_namespace, _pod("plain-worker-2", "worker-2"))
+    st.wait_for(lambda: core.read_namespaced_pod("kata-worker-0", sim_namespace).status.phase == "Running",
+                what="the kata pod on worker-0")
+    st.wait_for(lambda: core.read_namespaced_pod("plain-worker-2", sim_namespace).status.phase == "Running",
+                what="the plain pod on worker-2")
+    for node in ("worker-1", "worker-2"):
+        ev = st.wait_for(lambda node=node: [e for e in _events(sim, sim_namespace, f"kata-{node}")
+                                            if e.reason == "FailedCreatePodSandBox"], what=f"the error on {node}")
+        assert ev[0].type == "Warning" and ev[0].source.component == "kubelet" and ev[0].source.host == node
+        assert ev[0].message.startswith("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to "
+                                        "find runtime handler kata from runtime list map[crun:0xc000")
+        pod = core.read_namespaced_pod(f"kata-{node}", sim_namespace)
+        assert pod.spec.node_name == node and pod.status.phase == "Pending"
+        assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+        ready = next(c for c in pod.status.conditions if c.type == "Ready")
+        assert (ready.status, ready.reason) == ("False", "ContainersNotReady")
+    pod = core.read_namespaced_pod("kata-worker-0", sim_namespace)
+    assert pod.spec.overhead == {"cpu": "250m", "memory": "350Mi"}
+
+
+def test_pods_get_a_normal_status(sim, sim_namespace):
+    core, apps = client.CoreV1Api(sim), client.AppsV1Api(sim)
+    apps.create_namespaced_deployment(sim_namespace, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": IMAGE}]}}}})
+    st.wait_for(lambda: (apps.read_namespaced_deployment("web", sim_namespace).status.ready_replicas or 0) == 3,
+                what="3 ready replicas")
+    nodes = {n["metadata"]["name"]: n for n in st.nodes(sim)}
+    for pod in core.list_namespaced_pod(sim_namespace, label_selector="app=web").items:
+        node = nodes[pod.spec.node_name]
+        assert pod.spec.node_name.startswith("worker-")
+        assert ipaddress.ip_address(pod.status.pod_ip) in ipaddress.ip_network(node["spec"]["podCIDR"])
+        assert pod.status.host_ip == node["status"]["addresses"][0]["address"]
+        assert {c.type: c.status for c in pod.status.conditions} == {
+            "PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True", "ContainersReady": "True",
+            "PodScheduled": "True"}
+        cs = pod.status.container_statuses[0]
+        assert cs.ready and cs.started and cs.state.running and cs.container_id.startswith("cri-o://")
+        assert pod.status.start_time is not None
+    ips = [p.status.pod_ip for p in core.list_namespaced_pod(sim_namespace).items]
+    assert len(ips) == len(set(ips))
+    # deleted pods go at once
+    victim = core.list_namespaced_pod(sim_namespace, label_selector="app=web").items[0].metadata.name
+    core.delete_namespaced_pod(victim, sim_namespace)
+
+    def gone() -> bool:
+        try:
+            core.read_namespaced_pod(victim, sim_namespace)
+        except ApiException as e:
+            return e.status == 404
+        return False
+
+    st.wait_for(gone, timeout=5, what="the deleted pod to go")
+
+
+def test_jobs_complete(sim, sim_namespace):
+    st.configure(sim, job_pod_seconds=1)
+    batch = client.BatchV1Api(sim)
+    batch.create_namespaced_job(sim_namespace, {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                       "containers": [{"name": "c", "image": IMAGE, "command": ["true"]}]}}}})
+    job = st.wait_for(lambda: (j := batch.read_namespaced_job("once", sim_namespace)).status.succeeded == 1 and j,
+                      timeout=30, what="the job to succeed")
+    assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions)
+    pod = client.CoreV1Api(sim).list_namespaced_pod(sim_namespace, label_selector="job-name=once").items[0]
+    assert pod.status.phase == "Succeeded"
+    assert pod.status.container_statuses[0].state.terminated.reason == "Completed"
+
+
+def test_drain_evicts_pods_but_not_daemonset_pods(sim, sim_namespace):
+    st.configure(sim, node_update=1)
+    core, apps = client.CoreV1Api(sim), client.AppsV1Api(sim)
+    apps.create_namespaced_deployment(sim_namespace, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": IMAGE}]}}}})
+    apps.create_namespaced_daemon_set(sim_namespace, {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": {"containers": [{"name": "agent", "image": IMAGE}]}}}})
+    st.wait_for(lambda: (apps.read_namespaced_deployment("web", sim_namespace).status.ready_replicas or 0) == 3,
+                what="3 web replicas")
+    st.wait_for(lambda: (apps.read_namespaced_daemon_set("agent", sim_namespace).status.number_ready or 0) == 3,
+                what="3 agents")
+    web_before = {p.metadata.uid for p in core.list_namespaced_pod(sim_namespace, label_selector="app=web").items}
+    agents_before = {p.metadata.uid: p.spec.node_name for p in core.list_namespaced_pod(
+        sim_namespace, label_selector="app=agent").items}
+    st.create_mc(sim, st.machine_config("50-x", "worker", files={"/etc/x": "x"}))
+    st.wait_pool_converged(sim, "worker", contains=["50-x"])
+    st.wait_for(lambda: (apps.read_namespaced_deployment("web", sim_namespace).status.ready_replicas or 0) == 3,
+                what="3 web replicas again")
+    web_after = {p.metadata.uid for p in core.list_namespaced_pod(sim_namespace, label_selector="app=web").items}
+    assert not web_before & web_after  # every web pod was evicted and recreated
+    agents_after = {p.metadata.uid: p.spec.node_name for p in core.list_namespaced_pod(
+        sim_namespace, label_selector="app=agent").items}
+    assert agents_after == agents_before  # DaemonSet pods stay
+    assert all(p.status.phase == "Running" for p in core.list_namespaced_pod(sim_namespace).items)
+
+
+def test_a_disruption_budget_holds_the_drain(sim, sim_namespace):
+    st.configure(sim, node_update=0.5, drain_retry=0.5)
+    core, apps, policy = client.CoreV1Api(sim), client.AppsV1Api(sim), client.PolicyV1Api(sim)
+    apps.create_namespaced_deployment(sim_namespace, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "db"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"nodeSelector": {"kubernetes.io/hostname": "worker-0"},
+                                       "containers": [{"name": "db", "image": IMAGE}]}}}})
+    policy.create_namespaced_pod_disruption_budget(sim_namespace, {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "db"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}})
+    st.wait_for(lambda: (apps.read_namespaced_deployment("db", sim_namespace).status.ready_replicas or 0) == 1,
+                what="the db pod")
+    st.wait_for(lambda: policy.read_namespaced_pod_disruption_budget("db", sim_namespace).status.observed_generation,
+                what="the budget to be computed")
+    st.create_mc(sim, st.machine_config("50-x", "worker", files={"/etc/x": "x"}))
+    st.wait_for(lambda: next(n for n in st.nodes(sim) if n["metadata"]["name"] == "worker-0")["spec"].get(
+        "unschedulable"), what="worker-0 cordoned")
+    time.sleep(3)
+    n = next(n for n in st.nodes(sim) if n["metadata"]["name"] == "worker-0")
+    a = n["metadata"]["annotations"]
+    assert a["machineconfiguration.openshift.io/desiredDrain"].startswith("drain-")
+    assert a.get("machineconfiguration.openshift.io/lastAppliedDrain") != a[
+        "machineconfiguration.openshift.io/desiredDrain"]
+    assert st.reboots(sim)["worker-0"] == 0
+    assert len(core.list_namespaced_pod(sim_namespace, label_selector="app=db").items) == 1
+    policy.delete_namespaced_pod_disruption_budget("db", sim_namespace)
+    st.wait_pool_converged(sim, "worker", contains=["50-x"])
+    st.wait_for(lambda: (apps.read_namespaced_deployment("db", sim_namespace).status.ready_replicas or 0) == 1,
+                what="the db pod back")
+    assert st.reboots(sim)["worker-0"] == 1
