@@ -75,10 +75,12 @@ class Daemon:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.drain_started: dict[str, float] = {}
+        self.failures: dict[str, tuple[int, float]] = {}  # node -> (failed attempts, next retry)
         self._diffs: dict[tuple[str, str, str, str], list[str]] = {}
 
     def forget(self, name: str) -> None:
         self.drain_started.pop(name, None)
+        self.failures.pop(name, None)
 
     # -- decisions ---------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class Daemon:
     def _idle(self, node: dict) -> None:
         a = P.annotations(node)
         fail = a.get(FAULT_FAIL)
+        self.failures.pop(P.name(node), None)
         state = a.get(STATE)
         if fail is not None:
             # Failing its check of the on-disk state: Degraded until the fault goes.
@@ -168,10 +171,20 @@ class Daemon:
         if ann:
             self.sim.patch_node(node, annotations=ann)
 
-    def _degrade(self, node: dict, reason: str) -> None:
-        """updateErrorState: state=Degraded with the error (2000 characters at most)."""
-        log.warning("node %s: marking Degraded due to: %s", P.name(node), reason)
-        self.sim.patch_node(node, annotations={STATE: STATE_DEGRADED, REASON: reason[:2000], UPDATE_STARTED: None})
+    def _degrade(self, node: dict, reason: str, *, backoff: bool = False) -> None:
+        """updateErrorState: state=Degraded with the error (2000 characters at most).
+
+        With `backoff`, the next attempt waits as the MCD's rate-limited queue
+        makes it (1 s, 2 s, 4 s ... 60 s here); a fault's removal retries at once.
+        """
+        name = P.name(node)
+        if self.sim.patch_node(node, annotations={STATE: STATE_DEGRADED, REASON: reason[:2000],
+                                                  UPDATE_STARTED: None}) is None:
+            return
+        log.warning("node %s: marking Degraded due to: %s", name, reason)
+        if backoff:
+            n = self.failures.get(name, (0, 0.0))[0] + 1
+            self.failures[name] = (n, time.monotonic() + min(60.0, 2.0 ** (n - 1)))
 
     def _update(self, node: dict, cur: str, des: str) -> None:
         sim = self.sim
@@ -183,9 +196,14 @@ class Daemon:
             sim.refresh(sim.mcs, mc_path(des))
             target_mc = sim.mcs.get(des)
             if target_mc is None:
-                self._degrade(node, f'machineconfig.machineconfiguration.openshift.io "{des}" not found')
+                self._degrade(node, f'machineconfig.machineconfiguration.openshift.io "{des}" not found',
+                              backoff=True)
                 return
         started = parse_time(a.get(UPDATE_STARTED))
+        if state == STATE_DEGRADED and a.get(FAULT_FAIL) is None and name in self.failures:
+            wait = self.failures[name][1] - time.monotonic()
+            if wait > 0:
+                raise Requeue(wait)
         if a.get(UPDATE_TARGET) != des or started is None:
             ann: dict[str, str | None] = {UPDATE_TARGET: des, UPDATE_STARTED: now_micro()}
             if state not in (STATE_DEGRADED, STATE_UNRECONCILABLE):
@@ -216,7 +234,7 @@ class Daemon:
                     msg = (f"failed to drain node: {name} after 1 hour. Please see machine-config-controller "
                            "logs for more information")
                     self._event(node, "Warning", "FailedToDrain", msg)
-                    self._degrade(node, msg)
+                    self._degrade(node, msg, backoff=True)
                     return
                 raise Requeue(min(10.0, max(1.0, sim.knobs.drain_timeout - (time.monotonic() - t0))))
         self.drain_started.pop(name, None)
@@ -231,7 +249,7 @@ class Daemon:
             return
         err = self.validate(target_mc, name)
         if err:
-            self._degrade(node, err)
+            self._degrade(node, err, backoff=True)
             return
         if reboot:
             count = int(a.get(REBOOTS) or "0") + 1
@@ -284,6 +302,7 @@ class Daemon:
             raise Requeue(done_at - now)
         self.sim.patch_node(node, annotations={CURRENT_CONFIG: des, STATE: STATE_DONE, REASON: "",
                                                UPDATE_STARTED: None, UPDATE_TARGET: None})
+        self.failures.pop(P.name(node), None)
         log.info("node %s: update to %s done", P.name(node), des)
         self._event(node, "Normal", "Uncordon", f"Update completed for config {des} and node has been uncordoned")
         self._event(node, "Normal", "NodeDone", f"Setting node {P.name(node)}, currentConfig {des} to Done")

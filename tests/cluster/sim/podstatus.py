@@ -113,12 +113,10 @@ def _names(items: list[dict]) -> str:
 
 def _base(pod: Pod, host_ip: str, now: str) -> dict:
     old = pod.get("status") or {}
-    return {
-        "hostIP": host_ip,
-        "hostIPs": [{"ip": host_ip}],
-        "startTime": old.get("startTime") or now,
-        "qosClass": old.get("qosClass") or "BestEffort",
-    }
+    out = {"startTime": old.get("startTime") or now, "qosClass": old.get("qosClass") or "BestEffort"}
+    if host_ip:  # a node registered without addresses has none
+        out.update({"hostIP": host_ip, "hostIPs": [{"ip": host_ip}]})
+    return out
 
 
 def running(pod: Pod, host_ip: str, pod_ip: str, now: str) -> dict:
@@ -127,10 +125,10 @@ def running(pod: Pod, host_ip: str, pod_ip: str, now: str) -> dict:
     st = _base(pod, host_ip, now)
     started = st["startTime"]
     ip = host_ip if spec.get("hostNetwork") else pod_ip
+    if ip:
+        st.update({"podIP": ip, "podIPs": [{"ip": ip}]})
     st.update({
         "phase": "Running",
-        "podIP": ip,
-        "podIPs": [{"ip": ip}],
         "conditions": [
             _cond("PodReadyToStartContainers", "True", now, old=old),
             _cond("Initialized", "True", now, old=old),

@@ -23,6 +23,8 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+import urllib3
+
 from . import pools as P
 from . import selectors
 from .constants import (
@@ -145,6 +147,9 @@ class Simulator:
                 else:
                     log.warning("%s %s: %s", kind, name, e)
                     self.queue.add_rate_limited(key, base=0.2, cap=30.0)
+            except (urllib3.exceptions.HTTPError, OSError) as e:  # the API server restarts in some tests
+                log.info("%s %s: API server unreachable (%s), retrying", kind, name, type(e).__name__)
+                self.queue.add_rate_limited(key, base=0.2, cap=5.0)
             except Exception:
                 log.exception("%s %s failed", kind, name)
                 self.queue.add_rate_limited(key, base=0.2, cap=30.0)

@@ -128,6 +128,9 @@ def test_pod_kinds_and_completion():
                                     "sim.sandboxed.containers/exit-code": "2"}
     assert podstatus.completes_after(p, 9) == (1.0, 2)
     assert podstatus.allocate_ip("10.128.2.0/23", {"10.128.2.2"}) == "10.128.2.3"
+    # a node registered without addresses: no host IP rather than an invalid one
+    assert "hostIP" not in podstatus.running(p, "", "10.128.0.5", "T1")
+    assert "podIP" not in podstatus.running({**p, "spec": {**p["spec"], "hostNetwork": True}}, "", "x", "T1")
 
 
 def test_nodes_of_topologies_and_lifecycle_taints():
