@@ -30,6 +30,7 @@ SPEC = {
     "pools": {"type": "list", "elements": "str", "required": True},
     "machine_config": {"type": "str"},
     "present": {"type": "bool", "default": True},
+    "absent_from": {"type": "list", "elements": "str", "default": []},
     "phase": {"type": "str", "choices": [RENDERED, ROLLED_OUT], "default": ROLLED_OUT},
     "timeout": {"type": "int", "default": 0},
     "progress_interval": {"type": "int", "default": 60},
@@ -60,9 +61,9 @@ class ActionModule(ActionBase):
         except CoreException as e:
             raise AnsibleActionFail(f"{e}; check the kubeconfig, context, host and credentials") from None
         host = getattr(client.configuration, "host", "?")
-        label = ", ".join(args["pools"])
+        label = ", ".join(args["pools"] + args["absent_from"])
         waiter = PoolWaiter(client.client, args["pools"], machine_config=args["machine_config"],
-                            present=args["present"], phase=args["phase"])
+                            present=args["present"], phase=args["phase"], absent_from=args["absent_from"])
 
         def progress(text: str) -> None:
             display.display(f"pool_wait: {text}")

@@ -111,9 +111,12 @@ class PoolWaiter:
     """Waits for pools to converge; `dyn` is a kubernetes DynamicClient."""
 
     def __init__(self, dyn, pools: list[str], *, machine_config: str | None = None, present: bool = True,
-                 phase: str = ROLLED_OUT) -> None:
+                 phase: str = ROLLED_OUT, absent_from: list[str] | None = None) -> None:
         self.dyn = dyn
-        self.names = pools
+        # Pools that must converge with the MachineConfig (or without it when present is false), then
+        # pools that must converge without it (e.g. the worker pool the chosen nodes left).
+        self.absent_from = [p for p in absent_from or [] if p not in pools]
+        self.names = list(pools) + self.absent_from
         self.machine_config = machine_config
         self.present = present
         self.phase = phase
@@ -162,9 +165,10 @@ class PoolWaiter:
                 continue
             target = ((pool.get("spec") or {}).get("configuration") or {}).get("name")
             check_content = self.machine_config is not None
+            present = self.present and name not in self.absent_from
             out[name] = assess(
                 pool, pool_members(name, nodes, all_pools), machine_config=self.machine_config,
-                mc_spec=self.mc_spec if check_content else None, present=self.present,
+                mc_spec=(self.mc_spec if present else OUR_CONTENT) if check_content else None, present=present,
                 rendered_spec=self._rendered(target) if check_content else None, phase=self.phase,
             )
         return out

@@ -41,6 +41,12 @@ options:
     description: V(false) waits for the MachineConfig's removal to roll out instead.
     type: bool
     default: true
+  absent_from:
+    description: More pools to wait for, which must converge without the MachineConfig, in the same wait;
+      for example the worker pool that nodes return to when they leave a custom pool.
+    type: list
+    elements: str
+    default: []
   phase:
     description:
       - V(rolled_out) waits until every node runs the new config.

@@ -255,8 +255,9 @@ def check(cluster: Cluster) -> dict:
         if op == "upgrade" and current_mc is None:
             raise PreflightError("sandboxed containers are not installed here (no MachineConfig "
                                  f"{p['machine_config_name']}); run playbooks/install.yml")
+        kinds = {"machine_config": "MachineConfig", "pool": "MachineConfigPool", "runtime_class": "RuntimeClass"}
         versions = check_versions(
-            {k: v["version"] for k, v in installed.items() if v and v["name"]}, COLLECTION_VERSION,
+            {f"{kinds[k]} {v['name']}": v["version"] for k, v in installed.items() if v}, COLLECTION_VERSION,
             p["allow_downgrade"])
         d = decide(settings, nodes, pools, current_mc=current_mc, kataconfigs=kataconfigs(cluster), operation=op)
     except PreflightError as e:

@@ -99,8 +99,9 @@ class Ansible:
 
     def start(self, playbook: str, *, user: str = "admin", **kw) -> subprocess.Popen:
         argv, _ = self.command(playbook, **kw)
+        # Its own session, so a test can kill the playbook with its worker processes (by this pid only).
         return subprocess.Popen(argv, env=self.env(user), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, cwd=REPO)
+                                text=True, cwd=REPO, start_new_session=True)
 
 
 @pytest.fixture(scope="session")

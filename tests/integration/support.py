@@ -47,7 +47,7 @@ def workers_of(api) -> list[str]:
                   and "node-role.kubernetes.io/master" not in (n["metadata"].get("labels") or {}))
 
 
-def test_namespace(api) -> str:
+def new_namespace(api) -> str:
     core = client.CoreV1Api(api)
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
@@ -67,7 +67,7 @@ def _has_sa(core, ns) -> bool:
 def run_pods(api, runtime_class: str, count: int, timeout: float = 60) -> list:
     """Starts `count` pods with the runtime class and returns them once all are Running."""
     core = client.CoreV1Api(api)
-    ns = test_namespace(api)
+    ns = new_namespace(api)
     for i in range(count):
         core.create_namespaced_pod(ns, client.V1Pod(
             metadata=client.V1ObjectMeta(name=f"kata-{i}", labels={"app": "kata-test"}),
@@ -103,3 +103,78 @@ def wait_for(predicate, timeout: float = 60, what: str = "") -> object:
             return v
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class Recorder:
+    """Records, in order, what happens to the objects an operation touches (a watch per kind)."""
+
+    KINDS = {
+        "runtimeclass": "/apis/node.k8s.io/v1/runtimeclasses",
+        "node": "/api/v1/nodes",
+        "pool": "/apis/machineconfiguration.openshift.io/v1/machineconfigpools",
+        "machineconfig": "/apis/machineconfiguration.openshift.io/v1/machineconfigs",
+    }
+
+    def __init__(self, api, label_key: str = "node-role.kubernetes.io/kata-oc") -> None:
+        import threading
+
+        self.kube = st.kube(api)
+        self.label_key = label_key
+        self.events: list[tuple[float, str, str, str]] = []  # (time, kind, what, name)
+        self._stop = threading.Event()
+        self._labels: dict[str, bool] = {}
+        self._threads = [threading.Thread(target=self._run, args=(k, p), daemon=True) for k, p in self.KINDS.items()]
+
+    def __enter__(self) -> Recorder:
+        for t in self._threads:
+            t.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+
+    def _run(self, kind: str, path: str) -> None:
+        import json
+
+        listed = self.kube.get(path)
+        for o in listed.get("items") or []:
+            if kind == "node":
+                self._labels[o["metadata"]["name"]] = self.label_key in (o["metadata"].get("labels") or {})
+        rv = listed["metadata"]["resourceVersion"]
+        while not self._stop.is_set():
+            try:
+                body = self.kube.stream(path, {"watch": "true", "resourceVersion": rv, "timeoutSeconds": 30,
+                                               "allowWatchBookmarks": "true"}, read_timeout=40)
+                for line in body:
+                    if self._stop.is_set():
+                        return
+                    ev = json.loads(line)
+                    o = ev["object"]
+                    rv = o["metadata"].get("resourceVersion", rv)
+                    self._on(kind, ev["type"], o)
+            except Exception:
+                time.sleep(0.2)
+
+    def _on(self, kind: str, typ: str, o: dict) -> None:
+        name = o["metadata"]["name"]
+        now = time.monotonic()
+        if kind == "node":
+            has = self.label_key in (o["metadata"].get("labels") or {})
+            if self._labels.get(name) is not None and has != self._labels[name]:
+                self.events.append((now, kind, "labelled" if has else "unlabelled", name))
+            self._labels[name] = has
+        elif typ in ("ADDED", "DELETED"):
+            self.events.append((now, kind, typ.lower(), name))
+
+    def first(self, kind: str, what: str, name: str | None = None) -> float:
+        for t, k, w, n in self.events:
+            if k == kind and w == what and (name is None or n == name):
+                return t
+        raise AssertionError(f"no {kind} {what} {name or ''} among {self.events}")
+
+    def last(self, kind: str, what: str) -> float:
+        times = [t for t, k, w, _ in self.events if k == kind and w == what]
+        if not times:
+            raise AssertionError(f"no {kind} {what} among {self.events}")
+        return max(times)
