@@ -1,0 +1,331 @@
+"""Who may run sandboxed workloads (admission policy), least privilege for the automation, no secrets in output.
+
+Every request is made as a real identity of the local API server (admin, automation, developer, tenant).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from conftest import REPO
+from sim import testing as st
+from support import new_namespace
+
+FAST = {"render_delay": 1, "node_update": 0.3}
+ALLOWED = "sandboxed-containers.openshift.io/allowed"
+REQUIRED = "sandboxed-containers.openshift.io/required"
+KINDS = ("Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob")
+PATHS = {
+    "Pod": "/api/v1/namespaces/{ns}/pods",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "ReplicaSet": "/apis/apps/v1/namespaces/{ns}/replicasets",
+    "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets",
+    "DaemonSet": "/apis/apps/v1/namespaces/{ns}/daemonsets",
+    "Job": "/apis/batch/v1/namespaces/{ns}/jobs",
+    "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs",
+}
+
+
+def workload(kind: str, name: str, runtime_class: str | None = "kata") -> dict:
+    labels = {"app": name}
+    pod_spec = {"containers": [{"name": "c", "image": "registry.invalid/app:1"}]}
+    if runtime_class:
+        pod_spec["runtimeClassName"] = runtime_class
+    template = {"metadata": {"labels": labels}, "spec": pod_spec}
+    api = {"Pod": "v1", "Job": "batch/v1", "CronJob": "batch/v1"}.get(kind, "apps/v1")
+    obj = {"apiVersion": api, "kind": kind, "metadata": {"name": name}}
+    if kind == "Pod":
+        obj["spec"] = pod_spec
+    elif kind == "Job":
+        obj["spec"] = {"template": {**template, "spec": {**pod_spec, "restartPolicy": "Never"}}}
+    elif kind == "CronJob":
+        obj["spec"] = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {
+            "template": {**template, "spec": {**pod_spec, "restartPolicy": "Never"}}}}}
+    else:
+        obj["spec"] = {"selector": {"matchLabels": labels}, "template": template}
+        if kind == "StatefulSet":
+            obj["spec"]["serviceName"] = name
+    return obj
+
+
+def create(api, ns: str, obj: dict, *, dry_run: bool = True) -> tuple[int, str, list[str]]:
+    """POSTs an object as the api's user: (status, message of a refusal, warnings)."""
+    k = st.kube(api)
+    query = [("dryRun", "All")] if dry_run else []
+    method, url, headers, body, _ = k.api.param_serialize(
+        "POST", PATHS[obj["kind"]].format(ns=ns), query_params=query,
+        header_params={"Accept": "application/json", "Content-Type": "application/json"}, body=obj,
+        auth_settings=["BearerToken"])
+    resp = k.api.rest_client.request(method, url, headers=headers, body=body)
+    data = json.loads(resp.read() or b"{}")
+    warnings = resp.response.headers.getlist("Warning")
+    return resp.status, data.get("message", "") if resp.status >= 400 else "", warnings
+
+
+@pytest.fixture(scope="module")
+def installed(cluster, ansible):
+    api = cluster.api()
+    for rc in client.NodeV1Api(api).list_runtime_class().items:
+        client.NodeV1Api(api).delete_runtime_class(rc.metadata.name)
+    st.reset(api, topology="standard", workers=3, **FAST)
+    r = ansible.run("install")
+    assert r.rc == 0, r
+    yield api
+    ansible.run("policy", extra_vars={"sandboxed_containers_policy": {"modes": []}})
+
+
+def namespace_for(api, users: list[str], labels: dict | None = None) -> str:
+    ns = new_namespace(api)
+    core = client.CoreV1Api(api)
+    if labels:
+        core.patch_namespace(ns, {"metadata": {"labels": labels}})
+    rbac = client.RbacAuthorizationV1Api(api)
+    rbac.create_namespaced_role_binding(ns, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="edit"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="edit"),
+        subjects=[client.RbacV1Subject(kind="User", name=u, api_group="rbac.authorization.k8s.io") for u in users]))
+    return ns
+
+
+def apply_policy(ansible, api, policy: dict, probe) -> None:
+    """Installs the policy, then waits until the API server enforces it (its informers take a moment)."""
+    r = ansible.run("policy", extra_vars={"sandboxed_containers_policy": policy})
+    assert r.rc == 0, r
+    st.wait_for(probe, 30, what="the policy to take effect")
+
+
+def wait_rbac(api, ns):
+    # The aggregated edit role and the new binding take a moment to reach the authorizer's cache.
+    st.wait_for(lambda: create(api, ns, workload("Pod", "probe", None))[0] == 201, 30, what="RBAC")
+
+
+def test_namespaces_mode(cluster, ansible, installed):
+    admin = installed
+    allowed = namespace_for(admin, ["tenant"], {ALLOWED: "true"})
+    listed = namespace_for(admin, ["tenant"])
+    other = namespace_for(admin, ["tenant"])
+    tenant = cluster.api("tenant")
+    for ns in (allowed, listed, other):
+        wait_rbac(tenant, ns)
+    apply_policy(ansible, admin, {"modes": ["namespaces"], "allowed_namespaces": [listed]},
+                 lambda: "namespaces rule" in create(tenant, other, workload("Pod", "p"))[1])
+    for kind in KINDS:
+        assert create(tenant, allowed, workload(kind, "ok"))[0] == 201, kind
+        assert create(tenant, listed, workload(kind, "ok"))[0] == 201, kind
+        status, message, _ = create(tenant, other, workload(kind, "no"))
+        assert status == 403, kind
+        assert (f"sandboxed-containers namespaces rule: namespace {other} may not run pods with runtime class kata; "
+                f"ask a cluster administrator to label the namespace {ALLOWED}=true") in message, message
+        assert create(tenant, other, workload(kind, "runc", None))[0] == 201, kind  # runc pods are not affected
+
+
+def test_users_mode_and_a_controller_made_deployment(cluster, ansible, installed):
+    admin = installed
+    ns = namespace_for(admin, ["tenant", "developer"])
+    tenant, developer = cluster.api("tenant"), cluster.api("developer")
+    wait_rbac(tenant, ns)
+    wait_rbac(developer, ns)
+    apply_policy(ansible, admin, {"modes": ["users"], "allowed_groups": ["kata-users"]},
+                 lambda: "users rule" in create(developer, ns, workload("Pod", "p"))[1])
+    for kind in KINDS:
+        assert create(tenant, ns, workload(kind, "ok"))[0] == 201, kind  # tenant is in group kata-users
+        status, message, _ = create(developer, ns, workload(kind, "no"))
+        assert status == 403, kind
+        assert ("sandboxed-containers users rule: developer may not create or update workloads with runtime class "
+                "kata; ask a cluster administrator to add you to sandboxed_containers_policy.allowed_users or "
+                "allowed_groups") in message, message
+    # The tenant's Deployment really runs: its pods are created by the ReplicaSet controller.
+    assert create(tenant, ns, workload("Deployment", "web"), dry_run=False)[0] == 201
+    core = client.CoreV1Api(admin)
+    pods = st.wait_for(lambda: [p for p in core.list_namespaced_pod(ns, label_selector="app=web").items
+                                if p.status.phase == "Running"], 60, what="the deployment's pod running")
+    assert pods[0].spec.runtime_class_name == "kata"
+
+
+def test_require_mode(cluster, ansible, installed):
+    admin = installed
+    ns = namespace_for(admin, ["developer"], {REQUIRED: "true"})
+    free = namespace_for(admin, ["developer"])
+    developer = cluster.api("developer")
+    wait_rbac(developer, free)
+    wait_rbac(developer, ns)
+    apply_policy(ansible, admin, {"modes": ["require"]},
+                 lambda: "require rule" in create(developer, ns, workload("Pod", "p", None))[1])
+    for kind in KINDS:
+        assert create(developer, ns, workload(kind, "sandboxed"))[0] == 201, kind
+        status, message, _ = create(developer, ns, workload(kind, "native", None))
+        assert status == 403, kind
+        assert (f"sandboxed-containers require rule: namespace {ns} runs only sandboxed pods; set runtimeClassName: "
+                "kata in the pod spec") in message, message
+        assert create(developer, free, workload(kind, "native", None))[0] == 201, kind
+
+
+def test_warn_lets_requests_through_with_the_warning(cluster, ansible, installed):
+    admin = installed
+    ns = namespace_for(admin, ["developer"])
+    developer = cluster.api("developer")
+    wait_rbac(developer, ns)
+    apply_policy(ansible, admin, {"modes": ["namespaces"], "validation_actions": ["Warn"]},
+                 lambda: create(developer, ns, workload("Pod", "p"))[2])
+    for kind in KINDS:
+        status, _, warnings = create(developer, ns, workload(kind, "warned"))
+        assert status == 201, kind
+        assert any("sandboxed-containers namespaces rule" in w for w in warnings), (kind, warnings)
+
+
+def test_audit_lets_requests_through_and_records_them(cluster, ansible, installed):
+    admin = installed
+    ns = namespace_for(admin, ["developer"])
+    developer = cluster.api("developer")
+    wait_rbac(developer, ns)
+    log = cluster.local.logs / "audit.log"
+    apply_policy(ansible, admin, {"modes": ["namespaces"], "validation_actions": ["Audit"]},
+                 lambda: audited(log, ns, "probe-" + str(int(time.monotonic() * 1000)), developer))
+    status, _, warnings = create(developer, ns, workload("Deployment", "audited"))
+    assert status == 201 and not warnings
+    assert st.wait_for(lambda: failures_in_audit(log, ns, "audited"), 10, what="the audit annotation")
+
+
+def audited(log: Path, ns: str, name: str, api) -> bool:
+    assert create(api, ns, workload("Pod", name))[0] == 201
+    time.sleep(0.2)
+    return failures_in_audit(log, ns, name)
+
+
+def failures_in_audit(log: Path, ns: str, name: str) -> bool:
+    for line in log.read_text().splitlines()[-2000:]:
+        e = json.loads(line)
+        ref = e.get("objectRef") or {}
+        if ref.get("namespace") == ns and ref.get("name") == name and \
+                "sandboxed-containers-runtime-class" in (e.get("annotations") or {}).get(
+                    "validation.policy.admission.k8s.io/validation_failure", ""):
+            return True
+    return False
+
+
+def test_uninstall_removes_the_policy_and_upgrade_updates_it(cluster, ansible, installed):
+    admin = installed
+    apply_policy(ansible, admin, {"modes": ["require"]}, lambda: True)  # only its objects matter here
+    vaps = client.AdmissionregistrationV1Api(admin)
+    k = st.kube(admin)
+    k.merge_patch("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/"
+                  "sandboxed-containers-runtime-class",
+                  {"metadata": {"annotations": {"sandboxed.containers/version": "0.9.0"}}})
+    r = ansible.run("upgrade")  # no policy given: the installed one is kept and rebuilt
+    assert r.rc == 0, r
+    vap = vaps.read_validating_admission_policy("sandboxed-containers-runtime-class")
+    assert vap.metadata.annotations["sandboxed.containers/version"] == "1.0.0"
+    assert "require rule" in vap.spec.validations[0].message_expression
+    r = ansible.run("uninstall", extra_vars={"sandboxed_containers_force": True})  # earlier tests' pods
+    assert r.rc == 0, r
+    assert [p.metadata.name for p in vaps.list_validating_admission_policy().items
+            if p.metadata.name.startswith("sandboxed-containers-")] == []
+    assert [b.metadata.name for b in vaps.list_validating_admission_policy_binding().items
+            if b.metadata.name.startswith("sandboxed-containers-")] == []
+    assert ansible.run("install").rc == 0  # leave it installed for the next tests of this module
+
+
+# -- least privilege ----------------------------------------------------------------------------------------
+
+CLUSTERROLE = REPO / "roles" / "automation_access" / "files" / "clusterrole.yml"
+
+
+def used_by(log: Path, user: str, start: int) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) the user called, as the API server's audit log records them."""
+    used = set()
+    for line in log.read_text().splitlines()[start:]:
+        e = json.loads(line)
+        ref = e.get("objectRef")
+        if e["user"]["username"] != user or not ref or e["stage"] != "ResponseComplete":
+            continue
+        if (e.get("responseStatus") or {}).get("code", 200) == 403:
+            continue
+        used.add((ref.get("apiGroup", ""), ref["resource"], e["verb"]))
+        if e["verb"] == "patch" and e["responseStatus"].get("code") == 201:
+            used.add((ref.get("apiGroup", ""), ref["resource"], "create"))  # server-side apply created it
+    return used
+
+
+def granted() -> set[tuple[str, str, str]]:
+    role = yaml.safe_load(CLUSTERROLE.read_text())
+    return {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+            for v in rule["verbs"]}
+
+
+def test_automation_runs_everything_with_only_the_least_privilege_role(cluster, ansible, installed):
+    admin = installed
+    assert ansible.run("uninstall", extra_vars={"sandboxed_containers_force": True}).rc == 0
+    _delete_test_namespaces(admin)
+    r = ansible.run("automation_access", extra_vars={
+        "sandboxed_containers_automation_subjects": [{"kind": "User", "name": "automation"}],
+        "sandboxed_containers_automation_verify": True})
+    assert r.rc == 0, r
+    auto = cluster.api("automation")
+    st.wait_for(lambda: _can_list_pools(auto), 30, what="the binding to take effect")
+    st.label_node(admin, "worker-1", {"sandboxed": "yes"})
+    log = cluster.local.logs / "audit.log"
+    start = len(log.read_text().splitlines())
+    sel = {"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}},
+           "sandboxed_containers_policy": {"modes": ["namespaces"]}}
+    for playbook in ("install", "status", "upgrade", "verify", "uninstall"):
+        r = ansible.run(playbook, user="automation", extra_vars=sel)
+        assert r.rc == 0, r.text[-2500:]
+    time.sleep(0.5)
+    used = used_by(log, "automation", start)
+    verify_only = {("", "namespaces", "get"), ("", "pods", "get"), ("", "pods", "create"), ("", "pods", "delete"),
+                   ("", "events", "list")}
+    assert used - verify_only == granted(), "the ClusterRole must be exactly what the playbooks call"
+    with pytest.raises(client.ApiException) as e:
+        client.CoreV1Api(auto).list_namespaced_secret("kube-system")
+    assert e.value.status == 403
+    assert ansible.run("install").rc == 0  # as admin, for the next tests of this module
+
+
+def _delete_test_namespaces(api) -> None:
+    """The pods of earlier tests would block the automation's uninstall."""
+    core = client.CoreV1Api(api)
+    names = [ns.metadata.name for ns in core.list_namespace(label_selector="sandboxed-test=true").items]
+    for name in names:
+        core.delete_namespace(name, grace_period_seconds=0)
+    st.wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces().items if p.spec.runtime_class_name],
+                120, what="the test pods to go")
+
+
+def _can_list_pools(api) -> bool:
+    try:
+        st.kube(api).get("/apis/machineconfiguration.openshift.io/v1/machineconfigpools")
+        return True
+    except Exception:
+        return False
+
+
+def test_no_token_or_kubeconfig_content_in_output(cluster, ansible, installed):
+    kubeconfig = yaml.safe_load(cluster.users["automation"].read_text())
+    token = kubeconfig["users"][0]["user"]["token"]
+    ca = kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]
+    admin_kc = yaml.safe_load(cluster.users["admin"].read_text())
+    secrets = [token, ca, admin_kc["users"][0]["user"]["client-key-data"]]
+    ca_file = cluster.local.pki.ca_cert
+    # A bearer token through the environment, as AWX's OpenShift credential injects it.
+    r = ansible.run("install", user="automation", verbosity=3, env={
+        "K8S_AUTH_KUBECONFIG": "", "K8S_AUTH_HOST": kubeconfig["clusters"][0]["cluster"]["server"],
+        "K8S_AUTH_API_KEY": token, "K8S_AUTH_SSL_CA_CERT": str(ca_file)})
+    assert r.rc == 0, r
+    # The same token as a playbook variable, through module_defaults.
+    r2 = ansible.run("status", user="automation", verbosity=3, env={"K8S_AUTH_KUBECONFIG": ""}, extra_vars={
+        "sandboxed_containers_api_host": kubeconfig["clusters"][0]["cluster"]["server"],
+        "sandboxed_containers_api_key": token, "sandboxed_containers_ca_cert": str(ca_file)})
+    assert r2.rc == 0, r2
+    # And a kubeconfig with a client key.
+    r3 = ansible.run("status", verbosity=3)
+    assert r3.rc == 0, r3
+    for result in (r, r2, r3):
+        text = result.output + json.dumps(result.report)
+        for secret in secrets:
+            assert secret not in text
