@@ -43,3 +43,9 @@ def test_every_role_has_an_argument_spec_covering_its_defaults(role):
     for name, value in (defaults or {}).items():
         if "default" in options[name]:
             assert options[name]["default"] == value, f"{role}: {name} default differs from the spec"
+
+
+def test_security_guide_shows_the_shipped_clusterrole():
+    role = (ROOT / "roles" / "automation_access" / "files" / "clusterrole.yml").read_text()
+    guide = (ROOT / "docs" / "security.md").read_text()
+    assert f"```yaml\n{role}```" in guide
