@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from sim import testing as st
 
+REPO = Path(__file__).resolve().parents[2]
 MC_NAME = "50-sandboxed-containers"
 MC_API = "machineconfiguration.openshift.io/v1"
 # Node annotations the simulator rewrites on its own (heartbeats, timings); not a change by the collection.

@@ -6,8 +6,8 @@ import subprocess
 
 from kubernetes import client, config
 
-from conftest import REPO
 from sim import testing as st
+from support import REPO
 
 
 def test_make_demo_installs_on_a_local_cluster_and_prints_the_status(tmp_path):

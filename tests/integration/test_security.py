@@ -13,9 +13,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from conftest import REPO
 from sim import testing as st
-from support import new_namespace
+from support import REPO, new_namespace
 
 FAST = {"render_delay": 1, "node_update": 0.3}
 ALLOWED = "sandboxed-containers.openshift.io/allowed"

@@ -8,7 +8,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._convergence 
     RENDERED,
     assess,
 )
-from conftest import DROPIN, node, pool
+from mco_objects import DROPIN, node, pool
 
 MC = o.MACHINE_CONFIG_NAME
 OURS = o.machine_config("worker", DROPIN)["spec"]

@@ -9,8 +9,14 @@ import yaml
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
+from mco_objects import DROPIN
 
 ROOT = Path(__file__).resolve().parents[4]
+
+
+@pytest.fixture
+def dropin() -> str:
+    return DROPIN
 
 
 def test_machine_config_carries_the_extension_and_the_dropin(dropin):

@@ -1,8 +1,6 @@
-"""Builders of MCO-shaped objects for the pure-logic tests."""
+"""Builders of MCO-shaped objects for the pure-logic tests (imported by name: conftest modules collide)."""
 
 from __future__ import annotations
-
-import pytest
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
 
@@ -47,8 +45,3 @@ def pool(name: str, *, role_selector: dict | None = None, node_selector: dict | 
                                               "NodeDegraded": "False", "RenderDegraded": "False"}).items()],
     }
     return {"metadata": {"name": name, "generation": generation}, "spec": spec, "status": status}
-
-
-@pytest.fixture
-def dropin() -> str:
-    return DROPIN
