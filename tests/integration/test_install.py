@@ -65,6 +65,10 @@ def test_install_on_every_worker(cluster, ansible, fresh):
     assert all(p.spec.overhead == {"cpu": "250m", "memory": "350Mi"} for p in pods)
     assert r.report["installed"] is True
     assert r.report["counts"]["installed"] == 3
+    # Live progress lines of the wait, printed as the nodes moved.
+    assert "pool_wait: worker: waiting for the MCO to render 50-sandboxed-containers" in r.stdout
+    assert "pool_wait: worker: 1/3 updated" in r.stdout
+    assert "pool_wait: worker: 3/3 updated, converged on rendered-worker-" in r.stdout
 
 
 @pytest.mark.parametrize("selector", [
@@ -194,6 +198,20 @@ def test_node_fault_fails_fast_and_a_rerun_completes(cluster, ansible, fresh):
     assert r.rc == 0, r
     assert st.reboots(api)["worker-1"] == 1
     assert r.report["installed"] is True
+
+
+def test_wait_timeout_says_what_it_still_waits_for_and_a_rerun_completes(cluster, ansible, fresh):
+    api = fresh
+    st.hang(api, "worker-1", "apply")
+    r = ansible.run("install", extra_vars={"sandboxed_containers_wait_timeout": 8})
+    assert r.rc != 0, r
+    assert "timed out after 8 s waiting for worker" in r.text
+    assert "worker-1 Working" in r.text
+    assert "The rollout goes on in the cluster: run again to keep waiting" in r.text
+    st.unhang(api, "worker-1")
+    r = ansible.run("install")
+    assert r.rc == 0, r
+    assert st.reboots(api)["worker-1"] == 1
 
 
 def test_wait_survives_an_api_server_restart(cluster, ansible, fresh):
