@@ -8,6 +8,7 @@ Private module_utils: may change at any time, even in bugfix releases.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import traceback
 
@@ -65,12 +66,10 @@ def describe_api_error(e: Exception) -> str:
     body = getattr(e, "body", None)
     if body:
         try:
-            import json
-
             return json.loads(body).get("message") or str(body)
         except (ValueError, AttributeError):
             return str(body)
-    return str(getattr(e, "summary", lambda: e)()) if hasattr(e, "summary") else str(e)
+    return str(e)
 
 
 def _strip(obj: dict) -> dict:
