@@ -35,8 +35,18 @@ try:
     from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
 except ImportError:  # pragma: no cover - AnsibleK8SModule reports the missing library
-    DynamicApiError = NotFoundError = ResourceNotFoundError = Urllib3HTTPError = Exception
+    # Stand-ins that are never raised: the module fails on the missing library before any request.
+    class DynamicApiError(Exception):  # type: ignore[no-redef]
+        pass
 
+    class NotFoundError(DynamicApiError):  # type: ignore[no-redef]
+        pass
+
+    class ResourceNotFoundError(Exception):  # type: ignore[no-redef]
+        pass
+
+    class Urllib3HTTPError(Exception):  # type: ignore[no-redef]
+        pass
 
 
 class ClusterError(Exception):

@@ -56,7 +56,7 @@ def decode_data_url(url: str) -> str:
     """The contents of a data URL (base64 or percent-encoded), as Ignition reads it."""
     if not url.startswith("data:"):
         raise ValueError(f"not a data URL: {url[:40]!r}")
-    header, _, payload = url[5:].partition(",")
+    header, _comma, payload = url[5:].partition(",")
     if header.endswith(";base64"):
         return base64.b64decode(payload).decode()
     return urllib.parse.unquote(payload)

@@ -132,10 +132,12 @@ def validations(s: dict, runtime_class: str, verify_namespace: str | None) -> li
         users = [*s["allowed_users"], *(f"system:serviceaccount:{sa.replace('/', ':')}"
                                         for sa in s["allowed_service_accounts"])]
         out.append({
-            "expression": f"!variables.usesRuntimeClass || "
-                          f"request.userInfo.username in {_lit(users + s['trusted_users'])} || "
-                          f"request.userInfo.groups.exists(g, g in {_lit(s['allowed_groups'])}) || "
-                          f"(object.kind == 'Pod' && namespaceObject.metadata.name in {_lit(verify)})",
+            "expression": (
+                "!variables.usesRuntimeClass || "
+                f"request.userInfo.username in {_lit(users + s['trusted_users'])} || "
+                f"request.userInfo.groups.exists(g, g in {_lit(s['allowed_groups'])}) || "
+                f"(object.kind == 'Pod' && namespaceObject.metadata.name in {_lit(verify)})"
+            ),
             "messageExpression": (
                 f"'sandboxed-containers users rule: ' + request.userInfo.username + ' may not create or update "
                 f"workloads with runtime class {runtime_class}; ask a cluster administrator to add you to "

@@ -24,7 +24,7 @@ def label_key_error(key: object) -> str | None:
     """Why a label key is invalid (Kubernetes qualified-name rules), or None."""
     if not isinstance(key, str) or not key:
         return "a label key must be a non-empty string"
-    prefix, _, name = key.rpartition("/")
+    prefix, _slash, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
         return f"the prefix {prefix!r} of label key {key!r} must be a DNS subdomain (lowercase, dots, dashes)"
     if len(name) > 63 or not _NAME.match(name):

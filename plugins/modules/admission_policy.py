@@ -23,7 +23,7 @@ description:
     policy out before enforcing it.
   - With no mode, the policy objects are removed.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   policy:
     description:
@@ -155,8 +155,8 @@ def ensure(cluster: Cluster) -> dict:
             return {"changed": False, "result": []}
         policy = json.loads((installed["metadata"].get("annotations") or {}).get(SETTINGS_ANNOTATION) or "{}")
     try:
-        desired = [] if p["state"] == "absent" else objects(policy, p["runtime_class_name"],
-                                                             verify_namespace=p["verify_namespace"] or None)
+        desired = [] if p["state"] == "absent" else objects(
+            policy, p["runtime_class_name"], verify_namespace=p["verify_namespace"] or None)
     except PolicyError as e:
         raise ClusterError(f"{e}; nothing was changed") from None
     changed, results, diffs = False, [], []

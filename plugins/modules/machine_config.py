@@ -19,7 +19,7 @@ description:
   - Creating or changing it makes the Machine Config Operator roll out a new rendered config to every
     node of the pools that select its role; use M(sandboxed.containers.pool_wait) to wait for that.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   name:
     description: Name of the MachineConfig.

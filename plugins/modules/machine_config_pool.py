@@ -18,7 +18,7 @@ description:
     node-role label from them first.
   - Writes use server-side apply; check mode uses server-side dry runs.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   name:
     description: Name of the pool.

@@ -14,7 +14,7 @@ description:
     the worker pool; the MCO then reboots each moved node once, if its rendered content changes.
   - Label changes are JSON merge patches of the node metadata only; in check mode they are server-side dry runs.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   pool:
     description: The custom pool; the label is C(node-role.kubernetes.io/<pool>).

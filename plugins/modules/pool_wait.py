@@ -22,12 +22,12 @@ description:
   - Fails within seconds when a pool is C(RenderDegraded), C(NodeDegraded) or C(Degraded), or a node of it is
     C(Degraded), naming the nodes and the reasons the MCO reports. A paused pool fails too, since it would not
     progress.
-  - Runs on the controller, so progress lines such as C(kata-oc: 2/5 updated; worker-3 Working) appear in the
+  - "Runs on the controller, so progress lines such as C(kata-oc: 2/5 updated; worker-3 Working) appear in the
     output as they happen, in AWX job logs too. Authentication comes from the task's options or the
-    controller's C(K8S_AUTH_*) environment.
+    controller's C(K8S_AUTH_*) environment."
   - In check mode it does not wait.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   pools:
     description: The pools to wait for.
@@ -78,8 +78,9 @@ attributes:
   idempotent:
     support: full
   action:
+    description: Has a corresponding action plugin, which does the work on the controller.
     support: full
-    details: Runs on the controller.
+    details: The wait runs on the controller, not on the target host.
 """
 
 EXAMPLES = r"""

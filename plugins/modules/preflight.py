@@ -21,7 +21,7 @@ description:
     pool has no machines."
   - Returns the plan, in particular the nodes that will reboot, so that check mode can show it.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   operation:
     description:
@@ -172,7 +172,7 @@ changes:
   type: list
   elements: str
 versions:
-  description: The managed objects whose collection version moves, as C(kind: old -> new).
+  description: "The managed objects whose collection version moves, as C(kind: old -> new)."
   returned: install and upgrade
   type: list
   elements: str

@@ -17,7 +17,7 @@ description:
     which is refused while pods use it.
   - Writes use server-side apply; check mode uses server-side dry runs.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   name:
     description: Name of the RuntimeClass, the C(runtimeClassName) of pods.

@@ -15,7 +15,7 @@ description:
   - Also reports the pools that carry the collection's MachineConfig, the RuntimeClass, the managed objects
     with the collection version that wrote them, and the pods that use the runtime class.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   machine_config_name:
     description: Name of the collection's MachineConfig.

@@ -17,7 +17,7 @@ description:
   - The namespace is created when missing and deleted afterwards if this module created it.
   - In check mode nothing is created; the result lists the nodes that would be checked.
 author:
-  - sandboxed.containers contributors
+  - sandboxed.containers contributors (@sandboxed-containers)
 options:
   runtime_class_name:
     description: The RuntimeClass to run the pods with.

@@ -52,11 +52,11 @@ def test_bad_settings_are_refused_clearly(policy, message):
 
 
 def test_the_verify_namespace_is_let_through():
-    vap, _ = objects({"modes": ["namespaces", "users"], "allowed_users": ["alice"]}, "kata",
-                     verify_namespace="sandboxed-containers-verify")
+    vap, _binding = objects({"modes": ["namespaces", "users"], "allowed_users": ["alice"]}, "kata",
+                            verify_namespace="sandboxed-containers-verify")
     ns, users = vap["spec"]["validations"]
     assert '["sandboxed-containers-verify"]' in ns["expression"]
     assert "object.kind == 'Pod' && namespaceObject.metadata.name in [\"sandboxed-containers-verify\"]" in users[
         "expression"]
-    vap, _ = objects({"modes": ["namespaces"]}, "kata")
+    vap, _binding = objects({"modes": ["namespaces"]}, "kata")
     assert "in []" in vap["spec"]["validations"][0]["expression"]
