@@ -188,7 +188,10 @@ class PoolWaiter:
         watches = [
             _Watch(self.dyn, self.dyn.resources.get(api_version=MC_API, kind="MachineConfigPool"), "pool",
                    events, self._count),
-            _Watch(self.dyn, self.dyn.resources.get(api_version="v1", kind="Node"), "node", events, self._count),
+            # prefix="api": the core group only. Without it the lookup of "v1" walks every API group, and on
+            # the controller (whose discovery cache lives in a per-run temporary directory) that is ~25 requests.
+            _Watch(self.dyn, self.dyn.resources.get(api_version="v1", kind="Node", prefix="api"), "node", events,
+                   self._count),
         ]
         for w in watches:
             w.start()
