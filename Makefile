@@ -76,8 +76,36 @@ ruff: venv ## Python lint
 .PHONY: test
 test: venv collection ruff ## everything CI runs (.ci/run)
 	@$(PYTEST) tests/unit tests/cluster/tests tests/integration
+	@$(MAKE) --no-print-directory test-compat
+
+# The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.2.0.
+COMPAT_VENV := .venv-compat
+$(COMPAT_VENV)/.stamp: requirements-compat.txt
+	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found" >&2; exit 1; }
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON312) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -r requirements-compat.txt
+	@touch $@
+
+.PHONY: test-compat
+test-compat: $(COMPAT_VENV)/.stamp collection ## install, upgrade and uninstall on the oldest supported Ansible stack
+	@PY=$(COMPAT_VENV)/bin/python; run_pytest() { $$PY -m pytest "$$@"; rc=$$?; [ $$rc -eq 5 ] && { echo "error: no tests were collected" >&2; return 1; }; return $$rc; }; \
+	run_pytest -q tests/integration/test_install.py tests/integration/test_lifecycle.py \
+	  -k "every_worker or matchExpressions or round_trip"
 
 .PHONY: demo
 demo: venv collection cluster-up ## start the local cluster, install sandboxed containers on it, show the status
 	K8S_AUTH_KUBECONFIG=$(CLUSTER_DIR)/kubeconfig $(VENV)/bin/ansible-playbook playbooks/install.yml
 	K8S_AUTH_KUBECONFIG=$(CLUSTER_DIR)/kubeconfig $(VENV)/bin/ansible-playbook playbooks/status.yml
+
+# The benchmark (docs/performance.md): its own cluster in BENCH_DIR; BENCH_ARGS passes options (python -m bench -h).
+BENCH_DIR ?= $(CURDIR)/.cluster-bench
+BENCH = PYTHONPATH=tests/cluster $(PY) -m bench --cluster-dir $(BENCH_DIR)
+
+.PHONY: bench
+bench: venv collection ## benchmark: install time over the rollout floor, reboots, API requests, beside a baseline
+	@$(BENCH) $(BENCH_ARGS)
+
+.PHONY: bench-quick
+bench-quick: venv collection ## the benchmark at 3 workers, once per tool (a couple of minutes; writes bench/out/)
+	@$(BENCH) --workers 3 --max-unavailable 1 --repeat 1 --growth-workers 0 \
+		--out bench/out/quick.json --plot bench/out/quick.png $(BENCH_ARGS)
