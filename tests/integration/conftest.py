@@ -85,7 +85,7 @@ class Ansible:
         argv, path = self.command(playbook, **kw)
         t0 = time.monotonic()
         proc = subprocess.run(argv, env={**self.env(user), **(env or {})}, capture_output=True, text=True,
-                              timeout=timeout, cwd=REPO)
+                              timeout=timeout, cwd=REPO, check=False)
         report = json.loads(path.read_text()) if path and path.exists() else None
         return Result(proc.returncode, proc.stdout, proc.stderr, report, time.monotonic() - t0,
                       parse_recap(proc.stdout))
@@ -94,11 +94,12 @@ class Ansible:
         """One module of the collection, run ad hoc on localhost."""
         argv = [str(VENV_BIN / "ansible"), "localhost", "-m", f"sandboxed.containers.{name}", "-a", json.dumps(args)]
         t0 = time.monotonic()
-        proc = subprocess.run(argv, env=self.env(user), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+        proc = subprocess.run(argv, env=self.env(user), capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                              check=False)
         return Result(proc.returncode, proc.stdout, proc.stderr, None, time.monotonic() - t0)
 
     def start(self, playbook: str, *, user: str = "admin", **kw) -> subprocess.Popen:
-        argv, _ = self.command(playbook, **kw)
+        argv, _report = self.command(playbook, **kw)
         # Its own session, so a test can kill the playbook with its worker processes (by this pid only).
         return subprocess.Popen(argv, env=self.env(user), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, cwd=REPO, start_new_session=True)

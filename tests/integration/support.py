@@ -176,7 +176,7 @@ class Recorder:
         raise AssertionError(f"no {kind} {what} {name or ''} among {self.events}")
 
     def last(self, kind: str, what: str) -> float:
-        times = [t for t, k, w, _ in self.events if k == kind and w == what]
+        times = [e[0] for e in self.events if e[1] == kind and e[2] == what]
         if not times:
             raise AssertionError(f"no {kind} {what} among {self.events}")
         return max(times)

@@ -222,7 +222,7 @@ def test_wait_survives_an_api_server_restart(cluster, ansible, fresh):
         (n["metadata"].get("annotations") or {}).get("machineconfiguration.openshift.io/state") == "Working"
         for n in st.nodes(api)), 60, what="the rollout to start")
     cluster.restart("kube-apiserver")
-    out, _ = proc.communicate(timeout=300)
+    out = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, out
     api = cluster.api()
     assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,

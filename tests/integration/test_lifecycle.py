@@ -42,7 +42,7 @@ def choose(api, *nodes):
 
 
 def reboots(api):
-    return {k: v for k, v in st.reboots(api).items()}
+    return dict(st.reboots(api))
 
 
 def mcs(api):
@@ -137,9 +137,9 @@ def test_uninstall_killed_at_any_step_is_finished_by_a_rerun(cluster, ansible, f
     with Recorder(api) as rec:
         proc = ansible.start("uninstall")
         if kill_when == "runtime class deleted":
-            st.wait_for(lambda: any(k == "runtimeclass" for _, k, _, _ in rec.events), 60)
+            st.wait_for(lambda: any(e[1] == "runtimeclass" for e in rec.events), 60)
         elif kill_when == "nodes unlabelled":
-            st.wait_for(lambda: any(w == "unlabelled" for _, _, w, _ in rec.events), 60)
+            st.wait_for(lambda: any(e[2] == "unlabelled" for e in rec.events), 60)
         else:
             st.wait_for(lambda: any((n["metadata"].get("annotations") or {}).get(
                 "machineconfiguration.openshift.io/state") == "Working" for n in st.nodes(api)), 60)

@@ -14,7 +14,8 @@ def test_make_demo_installs_on_a_local_cluster_and_prints_the_status(tmp_path):
     directory = tmp_path / "demo-cluster"
     env_args = [f"CLUSTER_DIR={directory}", "SIM_RENDER_DELAY_SECONDS=1", "SIM_NODE_UPDATE_SECONDS=0.3"]
     try:
-        proc = subprocess.run(["make", "demo", *env_args], cwd=REPO, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(["make", "demo", *env_args], cwd=REPO, capture_output=True, text=True, timeout=900,
+                              check=False)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, out[-4000:]
         assert "the local cluster is ready at https://127.0.0.1:" in out
@@ -26,4 +27,4 @@ def test_make_demo_installs_on_a_local_cluster_and_prints_the_status(tmp_path):
                                    "worker-0": 1, "worker-1": 1, "worker-2": 1}
     finally:
         subprocess.run(["make", "cluster-down", f"CLUSTER_DIR={directory}"], cwd=REPO, capture_output=True,
-                       timeout=120)
+                       timeout=120, check=False)

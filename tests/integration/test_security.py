@@ -57,7 +57,7 @@ def create(api, ns: str, obj: dict, *, dry_run: bool = True) -> tuple[int, str, 
     """POSTs an object as the api's user: (status, message of a refusal, warnings)."""
     k = st.kube(api)
     query = [("dryRun", "All")] if dry_run else []
-    method, url, headers, body, _ = k.api.param_serialize(
+    method, url, headers, body, _post_params = k.api.param_serialize(
         "POST", PATHS[obj["kind"]].format(ns=ns), query_params=query,
         header_params={"Accept": "application/json", "Content-Type": "application/json"}, body=obj,
         auth_settings=["BearerToken"])
@@ -117,7 +117,7 @@ def test_namespaces_mode(cluster, ansible, installed):
     for kind in KINDS:
         assert create(tenant, allowed, workload(kind, "ok"))[0] == 201, kind
         assert create(tenant, listed, workload(kind, "ok"))[0] == 201, kind
-        status, message, _ = create(tenant, other, workload(kind, "no"))
+        status, message, _warnings = create(tenant, other, workload(kind, "no"))
         assert status == 403, kind
         assert (f"sandboxed-containers namespaces rule: namespace {other} may not run pods with runtime class kata; "
                 f"ask a cluster administrator to label the namespace {ALLOWED}=true") in message, message
@@ -134,7 +134,7 @@ def test_users_mode_and_a_controller_made_deployment(cluster, ansible, installed
                  lambda: "users rule" in create(developer, ns, workload("Pod", "p"))[1])
     for kind in KINDS:
         assert create(tenant, ns, workload(kind, "ok"))[0] == 201, kind  # tenant is in group kata-users
-        status, message, _ = create(developer, ns, workload(kind, "no"))
+        status, message, _warnings = create(developer, ns, workload(kind, "no"))
         assert status == 403, kind
         assert ("sandboxed-containers users rule: developer may not create or update workloads with runtime class "
                 "kata; ask a cluster administrator to add you to sandboxed_containers_policy.allowed_users or "
@@ -158,7 +158,7 @@ def test_require_mode(cluster, ansible, installed):
                  lambda: "require rule" in create(developer, ns, workload("Pod", "p", None))[1])
     for kind in KINDS:
         assert create(developer, ns, workload(kind, "sandboxed"))[0] == 201, kind
-        status, message, _ = create(developer, ns, workload(kind, "native", None))
+        status, message, _warnings = create(developer, ns, workload(kind, "native", None))
         assert status == 403, kind
         assert (f"sandboxed-containers require rule: namespace {ns} runs only sandboxed pods; set runtimeClassName: "
                 "kata in the pod spec") in message, message
@@ -173,7 +173,7 @@ def test_warn_lets_requests_through_with_the_warning(cluster, ansible, installed
     apply_policy(ansible, admin, {"modes": ["namespaces"], "validation_actions": ["Warn"]},
                  lambda: create(developer, ns, workload("Pod", "p"))[2])
     for kind in KINDS:
-        status, _, warnings = create(developer, ns, workload(kind, "warned"))
+        status, _message, warnings = create(developer, ns, workload(kind, "warned"))
         assert status == 201, kind
         assert any("sandboxed-containers namespaces rule" in w for w in warnings), (kind, warnings)
 
@@ -186,7 +186,7 @@ def test_audit_lets_requests_through_and_records_them(cluster, ansible, installe
     log = cluster.local.logs / "audit.log"
     apply_policy(ansible, admin, {"modes": ["namespaces"], "validation_actions": ["Audit"]},
                  lambda: audited(log, ns, "probe-" + str(int(time.monotonic() * 1000)), developer))
-    status, _, warnings = create(developer, ns, workload("Deployment", "audited"))
+    status, _message, warnings = create(developer, ns, workload("Deployment", "audited"))
     assert status == 201 and not warnings
     assert st.wait_for(lambda: failures_in_audit(log, ns, "audited"), 10, what="the audit annotation")
 

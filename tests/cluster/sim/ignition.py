@@ -125,7 +125,7 @@ class Report:
 
     @property
     def fatal(self) -> bool:
-        return any(k == "error" for k, _, _ in self.entries)
+        return any(entry[0] == "error" for entry in self.entries)
 
     def _marker(self, path: tuple) -> str:
         if self.offsets is None:
@@ -250,7 +250,7 @@ def file_contents(f: dict) -> bytes | None:
     if source is None:
         return None
     try:
-        _, data = decode_data_url(source)
+        _mediatype, data = decode_data_url(source)
     except IgnitionError as e:
         raise IgnitionError(f"could not decode file content string: {e}") from None
     compression = contents.get("compression")
@@ -349,7 +349,7 @@ def _float_int(v: Any, allowed: tuple[type, ...]) -> bool:
 
 
 def _end_offset(v: Any, path: tuple, offsets: dict[tuple, int]) -> int:
-    raw, _ = go_json(v)
+    raw, _offsets = go_json(v)
     return offsets.get(path, 0) + len(raw)
 
 
@@ -372,7 +372,7 @@ def parse(raw: Any) -> tuple[str, dict]:
         raise IgnitionError("parsing Ignition config spec v3 failed with error: config is not valid\n"
                             "Report: error at line 1 col 1: json: cannot unmarshal "
                             f"{_json_kind(raw)} into Go value of type types.Config\n")
-    _, offsets = go_json(raw)
+    _raw, offsets = go_json(raw)
     ign = raw.get("ignition")
     version = ign.get("version") if isinstance(ign, dict) else None
     sv = _semver(version)
@@ -504,7 +504,7 @@ def _go_octal(n: int) -> str:
 
 def validate_machine_config_ignition(raw: Any) -> dict:
     """What ValidateMachineConfig does with spec.config: parse, validate, check modes."""
-    _, cfg = parse(raw)
+    _report, cfg = parse(raw)
     check_file_modes(cfg)
     return cfg
 

@@ -9,6 +9,7 @@ without a restart. Pure: no I/O here.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, fields
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,6 @@ def _parse(attr: str, raw: str) -> object:
             raise ValueError(f"one of {', '.join(TOPOLOGIES)}")
         return raw
     v = float(raw)
-    if v < 0 or v != v:
+    if v < 0 or math.isnan(v):
         raise ValueError("must be a non-negative number")
     return v

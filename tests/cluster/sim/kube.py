@@ -144,7 +144,7 @@ class ConnectionReaper:
                 with contextlib.suppress(Exception):
                     by_fd[c.sock.fileno()] = (q, c)
             try:
-                readable, _, _ = select.select(list(by_fd), [], [], 0.05)
+                readable = select.select(list(by_fd), [], [], 0.05)[0]
             except (OSError, ValueError):
                 continue
             for fd in readable:
@@ -183,7 +183,7 @@ class Kube:
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         q = [(k, v) for k, v in (query or {}).items() if v is not None]
-        method_, url, headers, body_, _ = self.api.param_serialize(
+        method_, url, headers, body_, _post_params = self.api.param_serialize(
             method, path, query_params=q, header_params=headers, body=body, auth_settings=["BearerToken"])
         return method_, url, headers, body_
 
@@ -217,7 +217,7 @@ class Kube:
         return self.request("DELETE", path, body=body)
 
     def stream(self, path: str, query: dict, read_timeout: float):
-        m, url, headers, _ = self._prepare("GET", path, query, None, None)
+        m, url, headers, _body = self._prepare("GET", path, query, None, None)
         resp = self.api.rest_client.request(m, url, headers=headers, _request_timeout=(10, read_timeout))
         if resp.status >= 400:
             data = resp.read()
@@ -458,7 +458,7 @@ class WorkQueue:
     def _fire_timers(self) -> float | None:
         now = time.monotonic()
         while self._timers:
-            at, _, key = self._timers[0]
+            at, _seq, key = self._timers[0]
             if self._waiting.get(key) != at:
                 heapq.heappop(self._timers)  # superseded by an earlier time, or added meanwhile
                 continue

@@ -376,7 +376,7 @@ def calculate_status(pool: Pool, nodes: list[Node], now: str) -> dict:
         set_condition(status, UPDATING, "False", "", "", now)
         cfg = status["configuration"]
         if cfg.get("name") != spec_cfg.get("name") or (cfg.get("source") or []) != (spec_cfg.get("source") or []):
-            status["configuration"] = {k: v for k, v in spec_cfg.items()}
+            status["configuration"] = dict(spec_cfg)
     else:
         set_condition(status, UPDATED, "False", "", "", now)
         if (pool.get("spec") or {}).get("paused"):

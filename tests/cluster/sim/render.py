@@ -114,7 +114,7 @@ def merge_machine_configs(ordered: list[dict]) -> dict:
             ign_configs.append(None)
             continue
         try:
-            _, cfg = ignition.parse(raw)
+            _report, cfg = ignition.parse(raw)
         except ignition.IgnitionError as e:
             raise RenderError(f"failed to parse Ignition config: {e}") from None
         ign_configs.append(cfg)

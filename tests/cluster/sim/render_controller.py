@@ -100,4 +100,3 @@ class RenderController:
         involved = ref({**pool, "apiVersion": MCO_API, "kind": "MachineConfigPool"}, MCO_NAMESPACE)
         self.sim.events.emit(involved, etype, reason, message, EVENT_COMPONENT_CONTROLLER,
                              namespace=MCO_NAMESPACE)
-

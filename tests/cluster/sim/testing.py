@@ -453,7 +453,7 @@ class PoolSampler:
 
     @property
     def max_reported(self) -> int:
-        return max((v for _, v in self.reported), default=0)
+        return max((entry[1] for entry in self.reported), default=0)
 
 
 def pool_samples(api: client.ApiClient | Kube, pool_name: str) -> PoolSampler:

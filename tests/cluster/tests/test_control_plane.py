@@ -148,8 +148,12 @@ def test_deployment_gets_a_replicaset_and_pods(cluster, namespace):
     rs = wait_for(lambda: apps.list_namespaced_replica_set(namespace).items, what="a ReplicaSet")
     assert rs[0].metadata.owner_references[0].kind == "Deployment"
     core = client.CoreV1Api(cluster.api())
-    pods = wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
-        core.list_namespaced_pod(namespace, label_selector="app=web").items), what="2 pods")
+
+    def two_pods():
+        p = core.list_namespaced_pod(namespace, label_selector="app=web").items
+        return p if len(p) == 2 else None
+
+    pods = wait_for(two_pods, what="2 pods")
     assert {p.metadata.owner_references[0].name for p in pods} == {rs[0].metadata.name}
 
 

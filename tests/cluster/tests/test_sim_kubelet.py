@@ -41,8 +41,8 @@ def test_kata_pods_run_only_where_the_handler_is_configured(sim, sim_namespace):
     k = st.kube(sim)
     dropin = {"/etc/crio/crio.conf.d/50-kata": st.kata_dropin()}
     # worker-0: extension and runtime table; worker-1: the table only; worker-2: the extension only
-    for pool, mc in (("kata-oc", st.machine_config("50-kata", "kata-oc", extensions=["sandboxed-containers"],
-                                                    files=dropin)),
+    kata_oc = st.machine_config("50-kata", "kata-oc", extensions=["sandboxed-containers"], files=dropin)
+    for pool, mc in (("kata-oc", kata_oc),
                      ("tableonly", st.machine_config("50-table", "tableonly", files=dropin)),
                      ("extonly", st.machine_config("50-ext", "extonly", extensions=["sandboxed-containers"]))):
         k.create(mcp_path(), st.custom_pool(pool))

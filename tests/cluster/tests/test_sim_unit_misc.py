@@ -134,7 +134,7 @@ def test_pod_kinds_and_completion():
 
 
 def test_nodes_of_topologies_and_lifecycle_taints():
-    assert [n for n, _ in node_names("standard", 2)] == ["master-0", "master-1", "master-2", "worker-0", "worker-1"]
+    assert [n[0] for n in node_names("standard", 2)] == ["master-0", "master-1", "master-2", "worker-0", "worker-1"]
     assert node_names("compact", 9) == [(f"master-{i}", ("master", "worker")) for i in range(3)]
     assert node_names("sno", 9) == [("master-0", ("master", "worker"))]
     n = build_node("worker-4", ("worker",), 4, virt=False)

@@ -151,8 +151,9 @@ def test_status_all_updated_copies_the_configuration():
 def test_status_while_updating_keeps_the_old_configuration():
     p = pool("worker", target="rendered-new")
     p["status"] = {"configuration": {"name": "rendered-old"}}
-    ns = [node("w0", "worker", cur="rendered-new"), node("w1", "worker", cur="rendered-old", des="rendered-new",
-                                                           state="Working"), node("w2", "worker", cur="rendered-old")]
+    ns = [node("w0", "worker", cur="rendered-new"),
+          node("w1", "worker", cur="rendered-old", des="rendered-new", state="Working"),
+          node("w2", "worker", cur="rendered-old")]
     st = P.calculate_status(p, ns, NOW)
     assert st["configuration"] == {"name": "rendered-old"}
     assert (st["updatedMachineCount"], st["readyMachineCount"], st["unavailableMachineCount"]) == (1, 1, 1)

@@ -158,7 +158,7 @@ def test_ignition_version_messages():
 def test_relative_path_report_points_at_the_json():
     mc = machine_config("50-rel", "worker", files={"etc/foo": "x"})
     msg = fail(WORKER, [*BASE, mc])
-    raw, _ = ignition.go_json(mc["spec"]["config"])
+    raw, _offsets = ignition.go_json(mc["spec"]["config"])
     col = raw.decode().index('"etc/foo"') + 1
     assert msg == PREFIX + ("parsing Ignition config spec v3 failed with error: config is not valid\n"
                             f"Report: error at $.storage.files.0.path, line 1 col {col}: path not absolute\n")
