@@ -44,7 +44,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         if IMPORT_ERROR is not None:
-            raise AnsibleActionFail(f"pool_wait needs the kubernetes.core collection (>=6.0.0,<7.0.0): {IMPORT_ERROR}")
+            raise AnsibleActionFail(f"pool_wait needs the kubernetes.core collection (>=6.2.0,<7.0.0): {IMPORT_ERROR}")
         spec = copy.deepcopy(AUTH_ARG_SPEC)
         spec.update(SPEC)
         validated = ArgumentSpecValidator(spec).validate(self._task.args)

@@ -66,7 +66,7 @@ def new_module(argument_spec_: dict, **kwargs) -> AnsibleK8SModule:
         from ansible.module_utils.basic import AnsibleModule
 
         m = AnsibleModule(argument_spec={}, supports_check_mode=True, bypass_checks=True)
-        m.fail_json(msg=missing_required_lib("the kubernetes.core collection (>=6.0.0,<7.0.0)"),
+        m.fail_json(msg=missing_required_lib("the kubernetes.core collection (>=6.2.0,<7.0.0)"),
                     exception=K8S_COLLECTION_ERROR)
     return AnsibleK8SModule(argument_spec=argument_spec(argument_spec_), **kwargs)
 

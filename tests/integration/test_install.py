@@ -66,9 +66,9 @@ def test_install_on_every_worker(cluster, ansible, fresh):
     assert r.report["installed"] is True
     assert r.report["counts"]["installed"] == 3
     # Live progress lines of the wait, printed as the nodes moved.
-    assert "pool_wait: worker: waiting for the MCO to render 50-sandboxed-containers" in r.stdout
-    assert "pool_wait: worker: 1/3 updated" in r.stdout
-    assert "pool_wait: worker: 3/3 updated, converged on rendered-worker-" in r.stdout
+    assert "pool_wait: worker: waiting for the MCO to render 50-sandboxed-containers" in r.output
+    assert "pool_wait: worker: 1/3 updated" in r.output
+    assert "pool_wait: worker: 3/3 updated, converged on rendered-worker-" in r.output
 
 
 @pytest.mark.parametrize("selector", [
