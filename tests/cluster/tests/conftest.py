@@ -1,4 +1,4 @@
-"""Fixtures of the simulator's integration tests (the `cluster` fixture comes from tests/conftest.py)."""
+"""Fixtures of the simulator's integration tests (`cluster` comes from localcluster.pytest_plugin)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Builders of MCO-shaped objects for the pure-logic tests (imported by name: conftest modules collide)."""
+"""Builders of MCO-shaped objects for the pure-logic tests (a module, not a conftest: conftest modules collide)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._convergence 
     RENDERED,
     assess,
 )
-from mco_objects import DROPIN, node, pool
+from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN, node, pool
 
 MC = o.MACHINE_CONFIG_NAME
 OURS = o.machine_config("worker", DROPIN)["spec"]

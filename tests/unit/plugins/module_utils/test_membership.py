@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members, primary_pool
-from mco_objects import node, pool
+from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import node, pool
 
 POOLS = [pool("master"), pool("worker"), pool("kata-oc"), pool("infra")]
 

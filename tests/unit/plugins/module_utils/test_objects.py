@@ -9,7 +9,7 @@ import yaml
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
-from mco_objects import DROPIN
+from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN
 
 ROOT = Path(__file__).resolve().parents[4]
 

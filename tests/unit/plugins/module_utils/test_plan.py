@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
 from ansible_collections.sandboxed.containers.plugins.module_utils._plan import plan
-from mco_objects import DROPIN, node, pool
+from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN, node, pool
 
 BASE = [pool("master"), pool("worker")]
 NODES = [node("master-0", "master"), node("worker-0", "worker"), node("worker-1", "worker"),

@@ -9,7 +9,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._preflight im
     decide,
     virtualization_capable,
 )
-from mco_objects import DROPIN, node, pool
+from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN, node, pool
 
 VIRT = {"feature.node.kubernetes.io/cpu-cpuid.VMX": "true", "feature.node.kubernetes.io/runtime.kata": "true"}
 NO_VIRT = {"feature.node.kubernetes.io/kernel-version.major": "5"}
