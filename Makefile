@@ -109,3 +109,26 @@ bench: venv collection ## benchmark: install time over the rollout floor, reboot
 bench-quick: venv collection ## the benchmark at 3 workers, once per tool (a couple of minutes; writes bench/out/)
 	@$(BENCH) --workers 3 --max-unavailable 1 --repeat 1 --growth-workers 0 \
 		--out bench/out/quick.json --plot bench/out/quick.png $(BENCH_ARGS)
+
+# ---- AWX/AAP, pipelines and molecule (docs/awx.md, docs/pipelines.md) -------------------------------------------
+# The AWX test (ansible-runner, tests/integration/test_awx.py) and the fleet test (two local clusters,
+# tests/integration/test_fleet.py) are part of test-integration; test-ecosystem runs them alone.
+# `make molecule`: the scenario extensions/molecule/default (default driver, no containers) against a local
+# cluster of its own in MOLECULE_CLUSTER_DIR, started before and stopped after, whatever the outcome.
+MOLECULE_CLUSTER_DIR ?= $(CURDIR)/.cluster-molecule
+MOLECULE_CLUSTER = PYTHONPATH=tests/cluster $(PY) -m localcluster --dir $(MOLECULE_CLUSTER_DIR)
+
+.PHONY: molecule
+molecule: venv collection ## molecule test (converge, idempotence, verify, uninstall) on a local cluster of its own
+	@$(MOLECULE_CLUSTER) down >/dev/null
+	@SIM_RENDER_DELAY_SECONDS=$${SIM_RENDER_DELAY_SECONDS:-1} SIM_NODE_UPDATE_SECONDS=$${SIM_NODE_UPDATE_SECONDS:-0.4} \
+		$(MOLECULE_CLUSTER) up
+	@status=0; PATH="$(abspath $(VENV))/bin:$$PATH" K8S_AUTH_KUBECONFIG=$(MOLECULE_CLUSTER_DIR)/kubeconfig \
+		$(VENV)/bin/molecule test || status=$$?; \
+	$(MOLECULE_CLUSTER) down >/dev/null; \
+	if [ $$status -ne 0 ]; then echo "error: molecule test failed (exit code $$status)" >&2; fi; exit $$status
+
+.PHONY: test-ecosystem
+test-ecosystem: venv collection ## the AWX (ansible-runner) and fleet tests, and the pattern's unit tests
+	@$(PYTEST) tests/unit/test_awx_assets.py tests/integration/test_awx.py tests/integration/test_fleet.py
+# ---- end of AWX/AAP, pipelines and molecule -------------------------------------------------------------------------
