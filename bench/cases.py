@@ -60,6 +60,20 @@ class PlaybookRun:
         end = next((e for e in self.events if e["event"] == "end" and e["task"].endswith(name)), None)
         return (start, end["t"]) if start is not None and end is not None else None
 
+    def breakdown(self) -> dict:
+        """Where the wall time went: start-up (process start to the first task), tasks over 0.1 s, the rest."""
+        tasks, starts = [], {}
+        for e in self.events:
+            if e["event"] == "task":
+                starts[e["task"]] = e["t"]
+            elif e["event"] == "end" and e["task"] in starts:
+                tasks.append((e["task"].split(" : ")[-1], e["t"] - starts.pop(e["task"])))
+        first = next((e["t"] for e in self.events if e["event"] == "task"), self.t_end)
+        big = [(name, round(d, 2)) for name, d in tasks if d >= 0.1]
+        return {"startup_s": round(first - self.t0, 2), "tasks_over_100ms": big,
+                "other_tasks": sum(1 for _, d in tasks if d < 0.1),
+                "other_tasks_s": round(sum(d for _, d in tasks if d < 0.1), 2)}
+
     def attempts(self, name: str) -> int | None:
         end = next((e for e in self.events if e["event"] == "end" and e["task"].endswith(name)), None)
         return end.get("attempts") if end else None
@@ -191,6 +205,7 @@ def measure(env: Env, tool: str, workers: int, mu: str, node_update: float, labe
         "rerun_peak_rss_mb": round(rerun.peak_rss_mb, 1),
         "cpu_s": round(run.cpu_s, 2), "rerun_cpu_s": round(rerun.cpu_s, 2),
         "returned_early": run.t_end < t_all,
+        "install_breakdown": run.breakdown(), "rerun_breakdown": rerun.breakdown(),
         # Where the time went, from the playbook's start: the MachineConfig written, rendered, every node updated.
         "mc_written_s": round(t_mc - run.t0, 2) if t_mc else None,
         "rendered_s": round(rollout.t_rendered - run.t0, 2) if rollout.t_rendered else None,
