@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         if ours and not args.keep_cluster:
             local.down()
 
-    timelines = [{k: c[k] for k in ("tool", "workers", "max_unavailable", "node_update_s", "floor_s",
-                                      "mc_written_s", "all_updated_s")} | c.pop("timeline") for c in cases]
+    keys = ("tool", "workers", "max_unavailable", "node_update_s", "floor_s", "mc_written_s", "all_updated_s")
+    timelines = [{k: c[k] for k in keys} | c.pop("timeline") for c in cases]
     args.work_dir.mkdir(parents=True, exist_ok=True)
     (args.work_dir / "timelines.json").write_text(json.dumps(timelines) + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)

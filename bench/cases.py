@@ -71,8 +71,8 @@ class PlaybookRun:
         first = next((e["t"] for e in self.events if e["event"] == "task"), self.t_end)
         big = [(name, round(d, 2)) for name, d in tasks if d >= 0.1]
         return {"startup_s": round(first - self.t0, 2), "tasks_over_100ms": big,
-                "other_tasks": sum(1 for _, d in tasks if d < 0.1),
-                "other_tasks_s": round(sum(d for _, d in tasks if d < 0.1), 2)}
+                "other_tasks": sum(1 for t in tasks if t[1] < 0.1),
+                "other_tasks_s": round(sum(t[1] for t in tasks if t[1] < 0.1), 2)}
 
     def attempts(self, name: str) -> int | None:
         end = next((e for e in self.events if e["event"] == "end" and e["task"].endswith(name)), None)

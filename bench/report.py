@@ -59,7 +59,7 @@ def plot(timelines: list[dict], path: Path) -> None:
     colors = {"collection": "tab:blue", "baseline": "tab:orange"}
     for ax, (n, mu, t) in zip(axes[0], wanted, strict=True):
         for tl in (x for x in timelines if (x["workers"], x["max_unavailable"], x["node_update_s"]) == (n, mu, t)):
-            pts = [(max(0.0, s), u) for s, u, _ in tl["pool_updated"]]
+            pts = [(max(0.0, p[0]), p[1]) for p in tl["pool_updated"]]
             if not pts:
                 continue
             xs, ys = zip(*pts, strict=True)
