@@ -132,3 +132,41 @@ molecule: venv collection ## molecule test (converge, idempotence, verify, unins
 test-ecosystem: venv collection ## the AWX (ansible-runner) and fleet tests, and the pattern's unit tests
 	@$(PYTEST) tests/unit/test_awx_assets.py tests/integration/test_awx.py tests/integration/test_fleet.py
 # ---- end of AWX/AAP, pipelines and molecule -------------------------------------------------------------------------
+
+# ---- Ansible ecosystem checks: sanity, lint, galaxy-import, docs, changelog, execution environment ----------------
+# Tools pinned in requirements-dev.txt, scripts in tools/; none needs containers, a cluster or Galaxy.
+# They check the files git tracks: `git add` (or `git add -N`) new files first.
+.PHONY: sanity
+sanity: venv ## ansible-test sanity --venv on a copy of the tracked files (ignores: tests/sanity/ignore-2.21.txt)
+	@tools/ansible-test.sh sanity
+
+.PHONY: units
+units: venv ## the unit tests through ansible-test units (test-unit runs them with pytest)
+	@tools/ansible-test.sh units
+
+.PHONY: lint
+lint: venv collection ## ansible-lint --profile production (.ansible-lint), the collection found through .collections
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/ansible-lint --nocolor -q
+	@echo "ansible-lint: the production profile passed"
+
+.PHONY: galaxy-import
+galaxy-import: venv ## build the collection tarball (build/) and import it with galaxy-importer: no warning, no error
+	@tools/galaxy-import.sh
+
+.PHONY: docs
+docs: venv collection ## documentation site (antsibull-docs, Sphinx, warnings are errors) in docs/build/html
+	@tools/docs.sh
+
+.PHONY: changelog-lint
+changelog-lint: venv ## antsibull-changelog lint of changelogs/ (fragments and changelog.yaml)
+	@$(VENV)/bin/antsibull-changelog lint
+	@$(VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	@echo "changelogs: no problem found"
+
+.PHONY: ee
+ee: venv ## execution environment: build context (ansible-builder create) in build/ee/context, and introspect
+	@tools/ee.sh
+
+.PHONY: ansible-checks
+ansible-checks: sanity units lint galaxy-import docs changelog-lint ee ## every check above
+# ---- end of the Ansible ecosystem checks -----------------------------------------------------------------------------
