@@ -79,3 +79,50 @@ def plot(timelines: list[dict], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def markdown(cases: list[dict]) -> str:
+    """The results as the Markdown table of docs/performance.md."""
+    head = ("| tool | N | maxUnav. | floor s | wall s | ratio | overhead s | target s | reboots chosen / other "
+            "| requests install | requests wait | wait s | re-run s | peak RSS MB (PSS) | returned early |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for c in sorted(cases, key=lambda c: (c["node_update_s"], c["workers"], c["max_unavailable"],
+                                          c["tool"] != "collection")):
+        lines.append(
+            f"| {c['tool']} | {c['workers']} | {c['max_unavailable']} | {c['floor_s']:g} | {c['wall_s']} "
+            f"| {c['ratio']} | {c['overhead_s']} | {allowed_overhead(c['floor_s']):.2f} "
+            f"| {_reboots(c['reboots_chosen'])} / {_reboots(c['reboots_other'])} | {c['api_requests_install']} "
+            f"| {c['api_requests_wait']} | {c['wait_s']} | {c['rerun_s']} | {c['peak_rss_mb']} ({c['peak_pss_mb']}) "
+            f"| {'yes' if c['returned_early'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def breakdown_markdown(cases: list[dict]) -> str:
+    """Where each tool's time over the floor goes: before the MachineConfig is written, the MCO's own
+    lag over the floor (render and rollout), and after every chosen node is updated."""
+    head = ("| tool | N | maxUnav. | node update s | MachineConfig written at s | render s (floor: delay) "
+            "| rollout s (floor) | after the rollout s | overhead s | startup s | module tasks s |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for c in sorted(cases, key=lambda c: (c["node_update_s"], c["workers"], c["max_unavailable"],
+                                          c["tool"] != "collection")):
+        if c.get("mc_written_s") is None or c.get("rendered_s") is None:
+            continue
+        floor_rollout = c["floor_s"] - c["render_delay_s"]
+        modules = sum(t[1] for t in c["install_breakdown"]["tasks_over_100ms"] if not t[0].startswith("Wait"))
+        lines.append(
+            f"| {c['tool']} | {c['workers']} | {c['max_unavailable']} | {c['node_update_s']:g} "
+            f"| {c['mc_written_s']} | {c['rendered_s'] - c['mc_written_s']:.2f} ({c['render_delay_s']:g}) "
+            f"| {c['all_updated_s'] - c['rendered_s']:.2f} ({floor_rollout:g}) "
+            f"| {c['wall_s'] - c['all_updated_s']:.2f} | {c['overhead_s']} "
+            f"| {c['install_breakdown']['startup_s']} | {modules:.2f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    results = json.loads(Path(sys.argv[1]).read_text())
+    print(markdown(results))
+    print()
+    print(breakdown_markdown(results))
