@@ -199,3 +199,15 @@ def test_a_tolerated_failure_lets_the_others_finish_and_a_rerun_completes_the_fl
     assert r.reports["cluster-b"]["api_host"] == fleet.hosts["cluster-b"]["sandboxed_containers_api_host"]
     assert st.reboots(a)["worker-0"] == 1
     assert st.reboots(b) == {"master-0": 0, "master-1": 0, "master-2": 0, "worker-0": 1, "worker-1": 1}
+
+
+def test_an_inventory_without_clusters_is_refused(ansible, tmp_path):
+    """An inventory that does not parse leaves only the implicit localhost; the fleet must not pass as done."""
+    broken = tmp_path / "clusters.yml"
+    broken.write_text("all:\n  hosts:\n    cluster-a: [\n")
+    env = {k: v for k, v in ansible.env().items() if not k.startswith("K8S_AUTH_")}
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(broken), str(REPO / "playbooks" / "fleet.yml")]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2, text[-3000:]
+    assert "No cluster in the inventory matches all" in text
