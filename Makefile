@@ -75,8 +75,10 @@ ruff: venv ## Python lint
 
 .PHONY: test
 test: venv collection ruff ## everything CI runs (.ci/run)
+	@$(MAKE) --no-print-directory ansible-checks
 	@$(PYTEST) tests/unit tests/cluster/tests tests/integration
 	@$(MAKE) --no-print-directory test-compat
+	@$(MAKE) --no-print-directory molecule
 
 # The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.2.0.
 COMPAT_VENV := .venv-compat

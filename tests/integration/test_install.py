@@ -65,8 +65,8 @@ def test_install_on_every_worker(cluster, ansible, fresh):
     assert all(p.spec.overhead == {"cpu": "250m", "memory": "350Mi"} for p in pods)
     assert r.report["installed"] is True
     assert r.report["counts"]["installed"] == 3
-    # Live progress lines of the wait, printed as the nodes moved.
-    assert "pool_wait: worker: waiting for the MCO to render 50-sandboxed-containers" in r.output
+    # Live progress lines of the wait, printed as the nodes moved (whether the wait begins before or
+    # after the MCO rendered depends on timing, so only the later lines are certain).
     assert "pool_wait: worker: 1/3 updated" in r.output
     assert "pool_wait: worker: 3/3 updated, converged on rendered-worker-" in r.output
 
