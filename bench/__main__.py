@@ -30,9 +30,10 @@ def aggregate(runs: list[dict]) -> dict:
     ordered = sorted(runs, key=lambda r: r["wall_s"])
     case = dict(ordered[(len(ordered) - 1) // 2])
     case["repeats"] = len(runs)
-    for key in ("wall_s", "overhead_s", "rerun_s", "api_requests_wait", "api_requests_install"):
+    case["rerun_s_runs"] = [t for r in runs for t in r["rerun_s_each"]]
+    for key in ("wall_s", "overhead_s", "api_requests_wait", "api_requests_install"):
         case[f"{key}_runs"] = [r[key] for r in runs]
-    case["rerun_s"] = round(statistics.median(r["rerun_s"] for r in runs), 2)
+    case["rerun_s"] = round(statistics.median(t for r in runs for t in r["rerun_s_each"]), 2)
     case["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     case["peak_pss_mb"] = max(r["peak_pss_mb"] for r in runs)
     case["reboots_same_in_every_run"] = all(
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat-large", type=int, default=1,
                     help="runs per case whose floor is over --large-floor seconds (default: 1)")
     ap.add_argument("--large-floor", type=float, default=60.0)
+    ap.add_argument("--reruns", type=int, default=3, help="no-op re-runs after each install (default: 3)")
     ap.add_argument("--growth-workers", type=int, default=20,
                     help="N of the wait-length series (mu=1); 0 skips it (default: 20)")
     ap.add_argument("--growth-node-update", type=float, default=3.0,
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                     label = f"{tool}-n{n}-mu{mu.replace('%', 'pct')}-t{t:g}-{i}"
                     print(f"[{time.monotonic() - started:6.0f} s] {label} (floor {floor:.0f} s, load {load:.1f})",
                           flush=True)
-                    r = measure(env, tool, n, mu, t, label)
+                    r = measure(env, tool, n, mu, t, label, args.reruns)
                     r["load_avg_1m"] = round(load, 2)
                     runs[tool].append(r)
                     print(f"         wall {r['wall_s']} s, overhead {r['overhead_s']} s, re-run {r['rerun_s']} s, "
