@@ -200,5 +200,7 @@ def test_supported_extensions_are_a_knob(sim):
     c = st.wait_condition(sim, "worker", "RenderDegraded", "True")
     assert c["message"].endswith("invalid extensions found: [sandboxed-containers]")
     st.configure(sim, supported_extensions=["usbguard", "sandboxed-containers"])
+    # The pool stays degraded until the next render; only then can it converge.
+    st.wait_condition(sim, "worker", "RenderDegraded", "False")
     st.wait_pool_converged(sim, "worker", contains=["50-kata"])
     assert st.kube(sim).get(mc_path("50-kata"))
