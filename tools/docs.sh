@@ -12,21 +12,21 @@ unset ANSIBLE_COLLECTIONS_PATH
 build=$repo/docs/build
 
 # lint-collection-docs copies the collection and its dependencies to check them, with git when a copy is inside
-# a work tree: the venv's kubernetes.core (git-ignored here) would come out empty. It gets a copy of it that is
-# outside the checkout, made once per version in the cache.
+# a work tree, and takes each dependency from the first path in sorted order that has it: the venv's
+# kubernetes.core (git-ignored here) would come out empty whenever the checkout's path sorts first. So it sees
+# only a fresh copy of it (2 MB) in a temporary directory outside any work tree, and not the venv's
+# (ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false).
 purelib=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-k8s_core=$purelib/ansible_collections/kubernetes/core
-k8s_version=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["collection_info"]["version"])' \
-    "$k8s_core/MANIFEST.json")
-deps=${SANDBOXED_CONTAINERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sandboxed-containers}/docs/kubernetes.core-$k8s_version
-if [ ! -f "$deps/ansible_collections/kubernetes/core/MANIFEST.json" ]; then
-    rm -rf "$deps"
-    mkdir -p "$deps/ansible_collections/kubernetes"
-    cp -R "$k8s_core" "$deps/ansible_collections/kubernetes/core.tmp"
-    mv "$deps/ansible_collections/kubernetes/core.tmp" "$deps/ansible_collections/kubernetes/core"
+deps=$(mktemp -d)
+trap 'rm -rf "$deps"' EXIT
+if git -C "$deps" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    echo "docs: the temporary directory $deps is inside a git work tree; set TMPDIR to a directory outside one" >&2
+    exit 1
 fi
+mkdir -p "$deps/ansible_collections/kubernetes"
+cp -R "$purelib/ansible_collections/kubernetes/core" "$deps/ansible_collections/kubernetes/core"
 (cd .collections/ansible_collections/sandboxed/containers &&
-    ANSIBLE_COLLECTIONS_PATH="$deps" antsibull-docs lint-collection-docs --plugin-docs .)
+    ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_COLLECTIONS_PATH="$deps" antsibull-docs lint-collection-docs --plugin-docs .)
 
 rm -rf "$build"
 mkdir -p "$build/rst"
