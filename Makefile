@@ -71,12 +71,12 @@ test-integration: venv collection ## ansible-playbook against the local cluster
 
 .PHONY: ruff
 ruff: venv ## Python lint
-	$(VENV)/bin/ruff check plugins tests
+	$(VENV)/bin/ruff check plugins tests bench
 
 .PHONY: test
 test: venv collection ruff ## everything CI runs (.ci/run)
 	@$(MAKE) --no-print-directory ansible-checks
-	@$(PYTEST) tests/unit tests/cluster/tests tests/integration
+	@$(PYTEST) tests/unit tests/bench tests/cluster/tests tests/integration
 	@$(MAKE) --no-print-directory test-compat
 	@$(MAKE) --no-print-directory molecule
 
