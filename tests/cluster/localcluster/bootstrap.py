@@ -117,7 +117,7 @@ def _cluster_version(dyn: DynamicClient) -> None:
     if (cv.get("status") or {}).get("desired", {}).get("version") == OPENSHIFT_VERSION:
         return
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    image = f"quay.io/openshift-release-dev/ocp-release:{OPENSHIFT_VERSION}-x86_64"
+    image = f"registry.invalid/openshift-release-dev/ocp-release:{OPENSHIFT_VERSION}-x86_64"
     cv["status"] = {
         "availableUpdates": None,
         "desired": {"image": image, "version": OPENSHIFT_VERSION},

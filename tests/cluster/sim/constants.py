@@ -97,8 +97,8 @@ def _fake_hash(seed: str, n: int = 40) -> str:
 # What the MCO stamps on generated configs (its build's git hash) and the
 # images the ControllerConfig would name; fixed values, so renders repeat.
 CONTROLLER_VERSION = _fake_hash("sandboxed.containers machine-config simulator")
-OS_IMAGE_URL = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + _fake_hash("rhel-coreos", 64)
-EXTENSIONS_IMAGE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + _fake_hash(
+OS_IMAGE_URL = "registry.invalid/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + _fake_hash("rhel-coreos", 64)
+EXTENSIONS_IMAGE = "registry.invalid/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + _fake_hash(
     "rhel-coreos-extensions", 64
 )
 

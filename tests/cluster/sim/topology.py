@@ -184,7 +184,7 @@ allowed_annotations = [
 
 [crio.image]
 global_auth_file = "/var/lib/kubelet/config.json"
-pause_image = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:PAUSE"
+pause_image = "registry.invalid/openshift-release-dev/ocp-v4.0-art-dev@sha256:PAUSE"
 pause_image_auth_file = "/var/lib/kubelet/config.json"
 pause_command = "/usr/bin/pod"
 
@@ -200,7 +200,7 @@ metrics_host = "127.0.0.1"
 metrics_port = 9537
 """.replace("PAUSE", hashlib.sha256(b"pause").hexdigest())
 
-REGISTRIES = """unqualified-search-registries = ["registry.access.redhat.com", "docker.io"]
+REGISTRIES = """unqualified-search-registries = ["registry.invalid"]
 short-name-mode = ""
 """
 

@@ -11,7 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from sim import testing as st
 from sim.kube import mcp_path
 
-IMAGE = "registry.access.redhat.com/ubi9/ubi-minimal:latest"
+IMAGE = "registry.invalid/ubi9/ubi-minimal:latest"
 
 
 def _pod(name: str, node: str | None = None, runtime_class: str | None = None, **meta) -> dict:

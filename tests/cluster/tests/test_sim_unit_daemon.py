@@ -46,7 +46,7 @@ def test_changes_that_reboot(extra):
 
 def test_os_image_change_reboots():
     img = machine_config("50-img", "worker")
-    img["spec"]["osImageURL"] = "quay.io/x/os@sha256:" + "2" * 64
+    img["spec"]["osImageURL"] = "registry.invalid/x/os@sha256:" + "2" * 64
     d = mcd.diff(OLD, rendered(img))
     assert d.os_update and d.os_changes() == "Upgrading OS" and mcd.post_config_actions(d) == ["reboot"]
 

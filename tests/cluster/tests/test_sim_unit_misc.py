@@ -85,7 +85,7 @@ def test_go_json_offsets():
 
 def pod(**spec) -> dict:
     return {"metadata": {"name": "p", "namespace": "ns", "uid": "u1", "ownerReferences": spec.pop("owners", [])},
-            "spec": {"containers": [{"name": "c1", "image": "quay.io/x/y:1"}, {"name": "c2", "image": "y"}], **spec},
+            "spec": {"containers": [{"name": "c1", "image": "r.invalid/x/y:1"}, {"name": "c2", "image": "y"}], **spec},
             "status": {"phase": "Pending", "qosClass": "Burstable", "conditions": [
                 {"type": "PodScheduled", "status": "True", "lastTransitionTime": "T0"}]}}
 
@@ -101,7 +101,7 @@ def test_pod_status_shapes():
     assert conds["PodScheduled"]["lastTransitionTime"] == "T0"
     assert all(c["ready"] and c["containerID"].startswith("cri-o://") and "running" in c["state"]
                for c in run["containerStatuses"])
-    assert run["containerStatuses"][0]["imageID"].startswith("quay.io/x/y@sha256:")
+    assert run["containerStatuses"][0]["imageID"].startswith("r.invalid/x/y@sha256:")
     failed = podstatus.sandbox_failed(p, "10.0.0.10", "T1")
     conds = {c["type"]: c for c in failed["conditions"]}
     assert failed["phase"] == "Pending" and "podIP" not in failed

@@ -93,7 +93,7 @@ def test_extensions_and_kernel_arguments_concatenate_in_merge_order():
 def test_kernel_type_and_user_os_image_override():
     rt = machine_config("30-rt", "worker", kernel_type="realtime")
     img = machine_config("40-img", "worker")
-    img["spec"]["osImageURL"] = "quay.io/me/os@sha256:" + "1" * 64
+    img["spec"]["osImageURL"] = "registry.invalid/me/os@sha256:" + "1" * 64
     mc = render.render(WORKER, [*BASE, rt, img], KNOBS, None).machine_config
     assert mc["spec"]["kernelType"] == "realtime"
     assert mc["spec"]["osImageURL"] == img["spec"]["osImageURL"]
