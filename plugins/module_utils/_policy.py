@@ -47,6 +47,13 @@ DEFAULTS = {
     "trusted_users": list(CONTROLLERS),
 }
 
+# The policy option of the modules that take it (admission_policy, preflight); docs: the policy doc fragment.
+POLICY_OPTIONS = {
+    key: ({"type": "str", "default": value} if isinstance(value, str)
+          else {"type": "list", "elements": "str", "default": list(value)})
+    for key, value in DEFAULTS.items()
+}
+
 # The pod spec of each kind the policy checks.
 POD_SPEC = (
     "object.kind == 'Pod' ? object.spec : "

@@ -22,67 +22,12 @@ description:
   - Refusals name the rule and how to get access. O(policy.validation_actions) can be V(Warn) or V(Audit) to roll a
     policy out before enforcing it.
   - With no mode, the policy objects are removed.
+  - With O(policy) null, the policy that is installed, if any, is kept, rebuilt by this version of the collection
+    (how upgrades update it); the settings of the installed policy are kept in its C(sandboxed.containers/policy)
+    annotation.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
 options:
-  policy:
-    description:
-      - The rules; see docs/security.md.
-      - Null keeps the policy that is installed, if any, rebuilt by this version of the collection (how upgrades
-        update it); the settings of the installed policy are kept in its C(sandboxed.containers/policy) annotation.
-    type: dict
-    suboptions:
-      modes:
-        description: Any of V(namespaces), V(users) and V(require).
-        type: list
-        elements: str
-        default: []
-      validation_actions:
-        description: V([Deny]), V([Warn]) or V([Audit]); Deny or Warn may be combined with Audit.
-        type: list
-        elements: str
-        default: [Deny]
-      allowed_namespace_label:
-        description: C(key=value) label that lets a namespace run sandboxed pods (namespaces rule).
-        type: str
-        default: sandboxed-containers.openshift.io/allowed=true
-      allowed_namespaces:
-        description: Namespaces that may run sandboxed pods without the label (namespaces rule).
-        type: list
-        elements: str
-        default: []
-      allowed_users:
-        description: Users who may create workloads with the runtime class (users rule).
-        type: list
-        elements: str
-        default: []
-      allowed_groups:
-        description: Groups whose members may (users rule).
-        type: list
-        elements: str
-        default: []
-      allowed_service_accounts:
-        description: Service accounts, as C(namespace/name), that may (users rule).
-        type: list
-        elements: str
-        default: []
-      required_namespace_label:
-        description: C(key=value) label of namespaces that must run every pod sandboxed (require rule).
-        type: str
-        default: sandboxed-containers.openshift.io/required=true
-      trusted_users:
-        description: Users always allowed by the users rule; by default the service accounts of the workload
-          controllers in C(kube-system), which create the pods of checked workloads.
-        type: list
-        elements: str
-        default:
-          - system:serviceaccount:kube-system:replicaset-controller
-          - system:serviceaccount:kube-system:deployment-controller
-          - system:serviceaccount:kube-system:statefulset-controller
-          - system:serviceaccount:kube-system:daemon-set-controller
-          - system:serviceaccount:kube-system:job-controller
-          - system:serviceaccount:kube-system:cronjob-controller
-          - system:serviceaccount:kube-system:generic-garbage-collector
   runtime_class_name:
     description: The runtime class the rules are about.
     type: str
@@ -100,6 +45,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
+  - sandboxed.containers.policy
 attributes:
   check_mode:
     support: full
@@ -135,8 +81,8 @@ import json
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
-    DEFAULTS,
     POLICY_NAME,
+    POLICY_OPTIONS,
     SETTINGS_ANNOTATION,
     PolicyError,
     objects,
@@ -180,17 +126,7 @@ def ensure(cluster: Cluster) -> dict:
 def main() -> None:
     module = new_module(
         {
-            "policy": {"type": "dict", "options": {
-                "modes": {"type": "list", "elements": "str", "default": []},
-                "validation_actions": {"type": "list", "elements": "str", "default": ["Deny"]},
-                "allowed_namespace_label": {"type": "str", "default": DEFAULTS["allowed_namespace_label"]},
-                "allowed_namespaces": {"type": "list", "elements": "str", "default": []},
-                "allowed_users": {"type": "list", "elements": "str", "default": []},
-                "allowed_groups": {"type": "list", "elements": "str", "default": []},
-                "allowed_service_accounts": {"type": "list", "elements": "str", "default": []},
-                "required_namespace_label": {"type": "str", "default": DEFAULTS["required_namespace_label"]},
-                "trusted_users": {"type": "list", "elements": "str", "default": list(DEFAULTS["trusted_users"])},
-            }},
+            "policy": {"type": "dict", "options": POLICY_OPTIONS},
             "runtime_class_name": {"type": "str", "default": "kata"},
             "verify_namespace": {"type": "str", "default": "sandboxed-containers-verify"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},

@@ -15,7 +15,8 @@ description:
     the API server is reachable and serves C(machineconfiguration.openshift.io/v1); no KataConfig exists
     (the OpenShift sandboxed containers operator would manage the cluster); the selector matches at least one
     worker; the chosen nodes are virtualization-capable where Node Feature Discovery labelled them; the target
-    pool is neither degraded nor paused."
+    pool is neither degraded nor paused; the rules of the admission policy (O(policy)), which are applied later
+    in the run."
   - "Decides the target: the worker pool when O(node_selector) is empty, a custom pool O(pool_name) for the
     matching workers otherwise, and the master pool on compact and single-node clusters, where the worker
     pool has no machines."
@@ -86,6 +87,7 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
+  - sandboxed.containers.policy
 attributes:
   check_mode:
     support: full
@@ -199,6 +201,8 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._objects impo
     machine_config,
     runtime_class,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import POLICY_OPTIONS, PolicyError
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import settings as policy_settings
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
     PreflightError,
     Settings,
@@ -232,7 +236,9 @@ def check(cluster: Cluster) -> dict:
     try:
         if op != "uninstall":
             validate_settings(settings)  # bad input is reported before the cluster is even read
-    except PreflightError as e:
+            if p["policy"] is not None:
+                policy_settings(p["policy"])  # applied late in the run: a mistake in it must stop it here
+    except (PreflightError, PolicyError) as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     nodes = cluster.list("v1", "Node")
     pools = cluster.list(MC_API, "MachineConfigPool")
@@ -296,6 +302,7 @@ def main() -> None:
             "machine_config_name": {"type": "str", "default": "50-sandboxed-containers"},
             "force": {"type": "bool", "default": False},
             "allow_downgrade": {"type": "bool", "default": False},
+            "policy": {"type": "dict", "options": POLICY_OPTIONS},
         },
         supports_check_mode=True,
         required_if=[("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))],

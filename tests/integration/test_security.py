@@ -13,6 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from localcluster.bootstrap import install_kataconfig_crd
 from sim import testing as st
 from support import REPO, new_namespace
 
@@ -230,6 +231,54 @@ def test_uninstall_removes_the_policy_and_upgrade_updates_it(cluster, ansible, i
     assert ansible.run("install").rc == 0  # leave it installed for the next tests of this module
 
 
+def writes(log: Path, start: int, user: str = "admin") -> list[tuple[str, str]]:
+    """(resource, name) of each of the user's successful creates, patches and updates, not dry runs, in order."""
+    out = []
+    for line in log.read_text().splitlines()[start:]:
+        e = json.loads(line)
+        ref = e.get("objectRef") or {}
+        if (e["user"]["username"] == user and e["stage"] == "ResponseComplete"
+                and e["verb"] in ("create", "patch", "update")
+                and "dryRun" not in e["requestURI"] and (e.get("responseStatus") or {}).get("code", 0) < 300):
+            out.append((ref.get("resource", ""), ref.get("name", "")))
+    return out
+
+
+def test_the_policy_is_in_force_before_the_runtime_class_exists(cluster, ansible, installed):
+    admin = installed
+    r = ansible.run("uninstall", extra_vars={"sandboxed_containers_force": True})  # earlier tests' pods
+    assert r.rc == 0, r
+    log = cluster.local.logs / "audit.log"
+    start = len(log.read_text().splitlines())
+    r = ansible.run("install", extra_vars={"sandboxed_containers_policy": {"modes": ["namespaces"]}})
+    assert r.rc == 0, r
+    order = [w for w in writes(log, start) if w[0] in ("validatingadmissionpolicies", "runtimeclasses",
+                                                          "machineconfigs")]
+    assert order[0] == ("machineconfigs", "50-sandboxed-containers"), order  # the rollout starts first
+    policy = order.index(("validatingadmissionpolicies", "sandboxed-containers-runtime-class"))
+    runtime_class = order.index(("runtimeclasses", "kata"))
+    assert policy < runtime_class, order
+    apply_policy(ansible, admin, {"modes": []}, lambda: True)
+
+
+def test_a_mistake_in_the_policy_stops_the_install_before_anything_changes(cluster, ansible, installed):
+    admin = installed
+    log = cluster.local.logs / "audit.log"
+    start = len(log.read_text().splitlines())
+    # A new overhead would change the RuntimeClass: the policy's mistake must stop the run before that.
+    r = ansible.run("install", extra_vars={"sandboxed_containers_policy": {"modes": ["namespace"]},
+                                           "sandboxed_containers_overhead": {"cpu": "300m", "memory": "400Mi"}})
+    assert r.rc != 0, r
+    assert "sandboxed_containers_policy.modes ['namespace'] are not modes; use any of " \
+        "['namespaces', 'users', 'require']. Nothing was changed." in r.text, r
+    assert "Check the cluster and the settings, and plan (changes nothing)" in r.output, r
+    assert writes(log, start) == []
+    rc = client.NodeV1Api(admin).read_runtime_class("kata")
+    assert rc.overhead.pod_fixed == {"cpu": "250m", "memory": "350Mi"}
+    r = ansible.run("install", extra_vars={"sandboxed_containers_policy": {"modes": ["namespaces"], "roles": ["x"]}})
+    assert r.rc != 0 and "policy.roles" in r.text and writes(log, start) == [], r
+
+
 # -- least privilege ----------------------------------------------------------------------------------------
 
 CLUSTERROLE = REPO / "roles" / "automation_access" / "files" / "clusterrole.yml"
@@ -268,6 +317,9 @@ def test_automation_runs_everything_with_only_the_least_privilege_role(cluster, 
     auto = cluster.api("automation")
     st.wait_for(lambda: _can_list_pools(auto), 30, what="the binding to take effect")
     st.label_node(admin, "worker-1", {"sandboxed": "yes"})
+    # With the KataConfig API served, as on clusters where the operator was ever installed: its list is called
+    # (and granted) whichever tests ran before.
+    install_kataconfig_crd(admin)
     log = cluster.local.logs / "audit.log"
     start = len(log.read_text().splitlines())
     sel = {"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}},
