@@ -252,8 +252,8 @@ def test_the_policy_is_in_force_before_the_runtime_class_exists(cluster, ansible
     start = len(log.read_text().splitlines())
     r = ansible.run("install", extra_vars={"sandboxed_containers_policy": {"modes": ["namespaces"]}})
     assert r.rc == 0, r
-    order = [w for w in writes(log, start) if w[0] in ("validatingadmissionpolicies", "runtimeclasses",
-                                                          "machineconfigs")]
+    ours = ("validatingadmissionpolicies", "runtimeclasses", "machineconfigs")
+    order = [w for w in writes(log, start) if w[0] in ours]
     assert order[0] == ("machineconfigs", "50-sandboxed-containers"), order  # the rollout starts first
     policy = order.index(("validatingadmissionpolicies", "sandboxed-containers-runtime-class"))
     runtime_class = order.index(("runtimeclasses", "kata"))
