@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from sim import testing as st
+from support import FAST, clean_up
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
@@ -108,3 +111,13 @@ class Ansible:
 @pytest.fixture(scope="session")
 def ansible(cluster, tmp_path_factory) -> Ansible:
     return Ansible(cluster, tmp_path_factory.mktemp("ansible"))
+
+
+@pytest.fixture
+def fresh(cluster):
+    """A freshly installed standard cluster (3 masters, 3 workers) with quick simulated nodes."""
+    api = cluster.api()
+    clean_up(api)
+    st.reset(api, topology="standard", workers=3, **FAST)
+    yield api
+    clean_up(api)

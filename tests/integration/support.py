@@ -14,6 +14,8 @@ from sim import testing as st
 REPO = Path(__file__).resolve().parents[2]
 MC_NAME = "50-sandboxed-containers"
 MC_API = "machineconfiguration.openshift.io/v1"
+# Quick simulated nodes for the install and life-cycle tests.
+FAST = {"render_delay": 1, "node_update": 0.4}
 # Node annotations the simulator rewrites on its own (heartbeats, timings); not a change by the collection.
 _VOLATILE = ("sim.sandboxed.containers/", "volumes.kubernetes.io/")
 
@@ -180,3 +182,13 @@ class Recorder:
         if not times:
             raise AssertionError(f"no {kind} {what} among {self.events}")
         return max(times)
+
+
+def clean_up(api) -> None:
+    """Deletes the RuntimeClasses and the tests' namespaces, which a cluster reset leaves alone."""
+    node_api = client.NodeV1Api(api)
+    for rc in node_api.list_runtime_class().items:
+        node_api.delete_runtime_class(rc.metadata.name)
+    core = client.CoreV1Api(api)
+    for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
+        core.delete_namespace(ns.metadata.name, grace_period_seconds=0)

@@ -11,28 +11,7 @@ import pytest
 from kubernetes import client
 
 from sim import testing as st
-from support import MC_NAME, kata_pods, roll_back, run_pods, snapshot, workers_of
-
-FAST = {"render_delay": 1, "node_update": 0.4}
-
-
-@pytest.fixture
-def fresh(cluster):
-    """A freshly installed standard cluster (3 masters, 3 workers) with quick simulated nodes."""
-    api = cluster.api()
-    _cleanup(api)
-    st.reset(api, topology="standard", workers=3, **FAST)
-    yield api
-    _cleanup(api)
-
-
-def _cleanup(api):
-    node_api = client.NodeV1Api(api)
-    for rc in node_api.list_runtime_class().items:
-        node_api.delete_runtime_class(rc.metadata.name)
-    core = client.CoreV1Api(api)
-    for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
-        core.delete_namespace(ns.metadata.name)
+from support import FAST, MC_NAME, clean_up, kata_pods, roll_back, run_pods, snapshot, workers_of
 
 
 def test_install_on_every_worker(cluster, ansible, fresh):
@@ -99,7 +78,7 @@ def test_install_on_two_of_three_workers(cluster, ansible, fresh, selector):
 ])
 def test_install_on_compact_and_single_node(cluster, ansible, topology, nodes):
     api = cluster.api()
-    _cleanup(api)
+    clean_up(api)
     st.reset(api, topology=topology, **FAST)
     try:
         r = ansible.run("install")
@@ -112,7 +91,7 @@ def test_install_on_compact_and_single_node(cluster, ansible, topology, nodes):
         pods = run_pods(api, "kata", count=len(nodes))
         assert {p.spec.node_name for p in pods} <= set(nodes)
     finally:
-        _cleanup(api)
+        clean_up(api)
         st.reset(api, topology="standard", workers=3, **FAST)
 
 

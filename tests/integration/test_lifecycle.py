@@ -11,29 +11,10 @@ from kubernetes import client
 from sim import testing as st
 from support import MC_NAME, Recorder, new_namespace, snapshot
 
-FAST = {"render_delay": 1, "node_update": 0.4}
 KATA_LABEL = "node-role.kubernetes.io/kata-oc"
 CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
 SEL = {"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}}}
 MASTERS = {"master-0": 0, "master-1": 0, "master-2": 0}
-
-
-@pytest.fixture
-def fresh(cluster):
-    api = cluster.api()
-    _cleanup(api)
-    st.reset(api, topology="standard", workers=3, **FAST)
-    yield api
-    _cleanup(api)
-
-
-def _cleanup(api):
-    node_api = client.NodeV1Api(api)
-    for rc in node_api.list_runtime_class().items:
-        node_api.delete_runtime_class(rc.metadata.name)
-    core = client.CoreV1Api(api)
-    for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
-        core.delete_namespace(ns.metadata.name, grace_period_seconds=0)
 
 
 def choose(api, *nodes):
