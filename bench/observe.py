@@ -9,11 +9,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 
-from sim.kube import Kube, abort_response, mcp_path, node_path
+from sim.kube import Informer, Kube, mcp_path, node_path
 
 CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
 STATE = "machineconfiguration.openshift.io/state"
@@ -130,52 +129,26 @@ class Rollout:
     t_rendered: float | None = None
     node_states: dict[str, list[tuple[float, str | None, str | None]]] = field(default_factory=dict)
     last_pool: dict | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _streams: list[Any] = field(default_factory=list)
+    _informers: list[Informer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> Rollout:
+        """Returns once both have listed, so the state before the run is known."""
         for path, handler in ((node_path(), self._on_node), (mcp_path(), self._on_pool)):
-            listed = self.kube.get(path)
-            for obj in listed.get("items") or []:
-                handler(obj)
-            threading.Thread(target=self._watch, args=(path, listed["metadata"]["resourceVersion"], handler),
-                             daemon=True).start()
+            inf = Informer(self.kube, path, handler, name=f"bench-{path}")
+            inf.start()
+            self._informers.append(inf)
+        for inf in self._informers:
+            if not inf.synced.wait(30):
+                raise TimeoutError(f"{inf.name}: no list in 30 s")
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for resp in list(self._streams):
-            abort_response(resp)
+        for inf in self._informers:
+            inf.stop()
 
-    def _watch(self, path: str, rv: str | None, handler) -> None:
-        from kubernetes.watch.watch import iter_resp_lines
-
-        while not self._stop.is_set():
-            q = {"watch": "1", "timeoutSeconds": "120", "allowWatchBookmarks": "true"}
-            if rv:
-                q["resourceVersion"] = rv
-            try:
-                resp = self.kube.stream(path, q, read_timeout=130)
-                self._streams.append(resp)
-                for line in iter_resp_lines(resp):
-                    if self._stop.is_set():
-                        return
-                    ev = json.loads(line)
-                    obj = ev.get("object") or {}
-                    if ev.get("type") == "ERROR":
-                        rv = None
-                        break
-                    rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
-                    if ev.get("type") in ("ADDED", "MODIFIED"):
-                        handler(obj)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                time.sleep(0.1)
-
-    def _on_pool(self, obj: dict) -> None:
-        if obj["metadata"]["name"] != self.pool:
+    def _on_pool(self, _old: dict | None, obj: dict | None) -> None:
+        if obj is None or obj["metadata"]["name"] != self.pool:
             return
         now = time.time()
         spec_cfg = (obj.get("spec") or {}).get("configuration") or {}
@@ -188,10 +161,10 @@ class Rollout:
             self.pool_counts.append((now, st.get("updatedMachineCount", 0), st.get("machineCount", 0)))
             self.last_pool = obj
 
-    def _on_node(self, obj: dict) -> None:
-        name = obj["metadata"]["name"]
-        if name not in self.chosen:
+    def _on_node(self, _old: dict | None, obj: dict | None) -> None:
+        if obj is None or obj["metadata"]["name"] not in self.chosen:
             return
+        name = obj["metadata"]["name"]
         a = obj["metadata"].get("annotations") or {}
         state = (a.get(CURRENT_CONFIG), a.get(STATE))
         with self._lock:

@@ -290,6 +290,7 @@ class Informer:
         self.lock = threading.RLock()
         self.synced = threading.Event()
         self._stop = threading.Event()
+        self._resp: Any = None  # the watch in progress, ended at once by stop()
 
     # cache access
     def get(self, key: str) -> dict | None:
@@ -340,6 +341,9 @@ class Informer:
 
     def stop(self) -> None:
         self._stop.set()
+        resp = self._resp
+        if resp is not None:
+            abort_response(resp)
 
     def _run(self) -> None:
         backoff = 0.2
@@ -367,7 +371,7 @@ class Informer:
             q = {"watch": "1", "resourceVersion": rv, "allowWatchBookmarks": "true", "timeoutSeconds": "240"}
             if self.field_selector:
                 q["fieldSelector"] = self.field_selector
-            resp = self.kube.stream(self.path, q, read_timeout=300)
+            resp = self._resp = self.kube.stream(self.path, q, read_timeout=300)
             try:
                 for line in iter_resp_lines(resp):
                     if self._stop.is_set():

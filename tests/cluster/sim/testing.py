@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from .constants import (
     UPDATING,
 )
 from .knobs import KEYS, Knobs
-from .kube import ApiError, Kube, abort_response, cm_path, mc_path, mcp_path, node_path
+from .kube import ApiError, Informer, Kube, cm_path, mc_path, mcp_path, node_path
 
 SHIPPED_SELECTORS = {
     "master": ({"matchLabels": {ROLE_LABEL: "master"}}, {"matchLabels": {"node-role.kubernetes.io/master": ""}}),
@@ -365,59 +364,35 @@ class PoolSampler:
     members: set[str] = field(default_factory=set)
     samples: list[Sample] = field(default_factory=list)
     reported: list[tuple[float, int]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _streams: list[Any] = field(default_factory=list)
+    _informers: list[Informer] = field(default_factory=list)
     _nodes: dict[str, dict] = field(default_factory=dict)
     _last_reported: int | None = None
+    _listed: bool = False  # samples start from the whole list, not from its first nodes
 
     def start(self) -> PoolSampler:
+        """Returns once the nodes are listed, with a first sample."""
         self.members = {P.name(n) for n in nodes(self.k, self.pool)}
-        lst = self.k.get(node_path())
-        for n in lst.get("items") or []:
-            self._nodes[P.name(n)] = n
+        for path, handler in ((node_path(), self._on_node), (mcp_path(), self._on_pool)):
+            inf = Informer(self.k, path, handler, name=f"sampler-{path}")
+            inf.start()
+            self._informers.append(inf)
+        if not self._informers[0].synced.wait(30):
+            raise TimeoutError("the node list did not come in 30 s")
+        self._listed = True
         self._record()
-        for target, path, rv in ((self._on_node, node_path(), lst["metadata"]["resourceVersion"]),
-                                 (self._on_pool, mcp_path(), None)):
-            t = threading.Thread(target=self._watch, args=(path, rv, target), daemon=True)
-            t.start()
-            self._threads.append(t)
         return self
 
-    def _watch(self, path: str, rv: str | None, target: Callable[[str, dict], None]) -> None:
-        from kubernetes.watch.watch import iter_resp_lines
-
-        while not self._stop.is_set():
-            q = {"watch": "1", "timeoutSeconds": "60"}
-            if rv:
-                q["resourceVersion"] = rv
-            try:
-                resp = self.k.stream(path, q, read_timeout=70)
-                self._streams.append(resp)
-                for line in iter_resp_lines(resp):
-                    if self._stop.is_set():
-                        return
-                    ev = json.loads(line)
-                    obj = ev.get("object") or {}
-                    rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
-                    if ev.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                        target(ev["type"], obj)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                time.sleep(0.1)
-                rv = None
-
-    def _on_node(self, typ: str, obj: dict) -> None:
-        if typ == "DELETED":
-            self._nodes.pop(P.name(obj), None)
+    def _on_node(self, old: dict | None, new: dict | None) -> None:
+        if new is None:
+            self._nodes.pop(P.name(old), None)
         else:
-            self._nodes[P.name(obj)] = obj
-        self._record()
+            self._nodes[P.name(new)] = new
+        if self._listed:
+            self._record()
 
-    def _on_pool(self, typ: str, obj: dict) -> None:
-        if P.name(obj) == self.pool and typ != "DELETED":
-            v = (obj.get("status") or {}).get("unavailableMachineCount")
+    def _on_pool(self, _old: dict | None, new: dict | None) -> None:
+        if new is not None and P.name(new) == self.pool:
+            v = (new.get("status") or {}).get("unavailableMachineCount")
             if v is not None:
                 self._last_reported = v
                 self.reported.append((time.monotonic(), v))
@@ -433,9 +408,8 @@ class PoolSampler:
         ))
 
     def stop(self) -> None:
-        self._stop.set()
-        for resp in self._streams:
-            abort_response(resp)
+        for inf in self._informers:
+            inf.stop()
 
     def __enter__(self) -> PoolSampler:
         return self.start()
