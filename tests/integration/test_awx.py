@@ -22,14 +22,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 
 from sim import testing as st
 from support import REPO, snapshot
 
 PATTERN = REPO / "extensions" / "patterns" / "sandboxed_containers"
 VENV_BIN = Path(sys.executable).parent
-FAST = {"render_delay": 1, "node_update": 0.4}
 SELECTOR = {"matchLabels": {"sandboxed": "awx"}}
 CHOSEN = ["worker-0", "worker-2"]
 MASTERS = {"master-0": 0, "master-1": 0, "master-2": 0}
@@ -174,21 +172,11 @@ def _can(kube, path: str) -> bool:
 
 
 @pytest.fixture
-def fresh(cluster):
-    """A standard cluster with quick simulated nodes, worker-0 and worker-2 labelled for the selector."""
-    api = cluster.api()
-    _cleanup(api)
-    st.reset(api, topology="standard", workers=3, **FAST)
+def fresh(fresh):
+    """The integration tests' fresh cluster, with worker-0 and worker-2 labelled for the selector."""
     for node in CHOSEN:
-        st.label_node(api, node, {"sandboxed": "awx"})
-    yield api
-    _cleanup(api)
-
-
-def _cleanup(api) -> None:
-    node_api = client.NodeV1Api(api)
-    for rc in node_api.list_runtime_class().items:
-        node_api.delete_runtime_class(rc.metadata.name)
+        st.label_node(fresh, node, {"sandboxed": "awx"})
+    return fresh
 
 
 def _no_secret_in(job: Job, token: str) -> None:

@@ -20,10 +20,9 @@ from kubernetes import client, config
 
 from localcluster import LocalCluster, Settings
 from sim import testing as st
-from support import MC_NAME, REPO, snapshot
+from support import FAST, MC_NAME, REPO, snapshot
 
 VENV_BIN = Path(sys.executable).parent
-FAST = {"render_delay": 1, "node_update": 0.4}
 FAULT = "simulated disk failure"
 AUTOMATION = [{"kind": "User", "name": "automation"}]
 
