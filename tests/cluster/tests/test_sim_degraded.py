@@ -44,6 +44,8 @@ def test_invalid_extension_degrades_the_render_and_leaves_nodes_alone(sim):
     st.delete_mc(sim, "50-kata")
     st.create_mc(sim, kata_mc())
     st.wait_condition(sim, "worker", "RenderDegraded", "False")  # stays True for the render delay
+    # Degraded follows at the pool status controller's next sync, as in the MCO (a separate controller).
+    st.wait_condition(sim, "worker", "Degraded", "False")
     p = st.wait_pool_converged(sim, "worker", contains=["50-kata"])
     assert conds(p)["RenderDegraded"]["status"] == "False" and conds(p)["Degraded"]["status"] == "False"
 
@@ -202,5 +204,6 @@ def test_supported_extensions_are_a_knob(sim):
     st.configure(sim, supported_extensions=["usbguard", "sandboxed-containers"])
     # The pool stays degraded until the next render; only then can it converge.
     st.wait_condition(sim, "worker", "RenderDegraded", "False")
+    st.wait_condition(sim, "worker", "Degraded", "False")  # at the pool status controller's next sync
     st.wait_pool_converged(sim, "worker", contains=["50-kata"])
     assert st.kube(sim).get(mc_path("50-kata"))
