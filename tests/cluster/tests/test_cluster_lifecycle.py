@@ -85,6 +85,8 @@ def test_taken_port_is_replaced(second):
     port = second.state()["ports"]["kube-apiserver"]
     second.stop("kube-apiserver")
     with socket.socket() as squatter:
+        # Connections the stopped server closed may linger in TIME_WAIT on that port; a listener may still take it.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         second.up(Settings(), quiet=True)
