@@ -2,7 +2,10 @@
 
 The CRDs, the default pools and the MCO's custom-pool admission policy are
 installed unchanged from the upstream copies in the shared openshift/ folder
-(see its README for their commits). Every step is idempotent, so it runs on
+(see its README for their commits); the Scheduler and MachineOSConfig CRDs
+come from the openshift/api Go module (openshift_api.py); the SCCs and their
+admission are emulated (scc.py). What a release lacks is left out (the
+release table is sim/releases.py). Every step is idempotent, so it runs on
 each `cluster-up`.
 """
 
@@ -25,10 +28,10 @@ from kubernetes.dynamic.exceptions import NotFoundError
 if TYPE_CHECKING:
     from .cluster import LocalCluster, Settings
 
-from .cluster import REPO, ClusterError
+from . import openshift_api, scc
+from .cluster import REPO, ClusterError, release
 
 FIELD_MANAGER = "local-cluster-bootstrap"
-OPENSHIFT_VERSION = "4.21.0"
 NAMESPACES = ("openshift-machine-config-operator", "openshift-sandboxed-containers-operator")
 # The KataConfig CRD is installed on demand (see install_kataconfig_crd).
 KATACONFIG_CRD = "kataconfiguration.openshift.io_kataconfigs.yaml"
@@ -104,7 +107,8 @@ def install_kataconfig_crd(api: client.ApiClient) -> None:
     install_crds(dyn, [openshift_dir() / "crds" / KATACONFIG_CRD])
 
 
-def _cluster_version(dyn: DynamicClient) -> None:
+def _cluster_version(dyn: DynamicClient, minor: str, version: str) -> None:
+    """The ClusterVersion `version` of a cluster installed at `version` (e.g. 4.16.0), channel stable-<minor>."""
     res = dyn.resources.get(api_version="config.openshift.io/v1", kind="ClusterVersion")
     try:
         cv = res.get(name="version").to_dict()
@@ -112,56 +116,82 @@ def _cluster_version(dyn: DynamicClient) -> None:
         cv = res.create(body={
             "apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
             "metadata": {"name": "version"},
-            "spec": {"clusterID": str(uuid.uuid4()), "channel": "stable-4.21"},
+            "spec": {"clusterID": str(uuid.uuid4()), "channel": f"stable-{minor}"},
         }).to_dict()
-    if (cv.get("status") or {}).get("desired", {}).get("version") == OPENSHIFT_VERSION:
+    if (cv.get("status") or {}).get("desired", {}).get("version") == version:
         return
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    image = f"registry.invalid/openshift-release-dev/ocp-release:{OPENSHIFT_VERSION}-x86_64"
+    image = f"registry.invalid/openshift-release-dev/ocp-release:{version}-x86_64"
     cv["status"] = {
         "availableUpdates": None,
-        "desired": {"image": image, "version": OPENSHIFT_VERSION},
+        "desired": {"image": image, "version": version, "channels": [f"stable-{minor}"]},
         "history": [{
             "completionTime": now, "image": image, "startedTime": now,
-            "state": "Completed", "verified": False, "version": OPENSHIFT_VERSION,
+            "state": "Completed", "verified": False, "version": version,
         }],
         "observedGeneration": cv["metadata"].get("generation", 1),
         "versionHash": "local",
         "conditions": [{
             "type": "Available", "status": "True", "lastTransitionTime": now,
-            "message": f"Done applying {OPENSHIFT_VERSION}",
+            "message": f"Done applying {version}",
         }],
     }
     res.status.replace(body=cv)
 
 
-def bootstrap(cluster: LocalCluster, seed: Settings | None, say: Callable[[str], None]) -> None:
-    """Installs the OpenShift APIs and objects; with `seed`, also the nodes of a new cluster."""
+def bootstrap(cluster: LocalCluster, settings: Settings, say: Callable[[str], None], *, seed: bool) -> None:
+    """Installs the OpenShift APIs and objects of the settings' release; with `seed`, also the nodes."""
+    rel = release(settings.openshift_version)
     osdir = openshift_dir()
+    extra = openshift_api.crd_files()
     api = api_client(cluster.kubeconfig)
     try:
         dyn = DynamicClient(api)
+        # The SCC admission first, so that the namespaces created below get their UID range.
+        for obj in scc.objects():
+            apply(dyn, obj)
+        crds = sorted(p for p in (osdir / "crds").glob("*.yaml") if p.name != KATACONFIG_CRD)
+        crds.append(extra["scheduler"])  # the simulator's seed creates the Scheduler `cluster`
+        if rel.machine_os_config_v1:
+            crds.append(extra["machineosconfig"])
+        install_crds(dyn, crds)
+        dyn = DynamicClient(api)  # fresh discovery now that the CRDs are served
+        _wait_scc_admission(dyn)
         for ns in NAMESPACES:
             apply(dyn, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        install_crds(dyn, sorted(p for p in (osdir / "crds").glob("*.yaml") if p.name != KATACONFIG_CRD))
-        dyn = DynamicClient(api)  # fresh discovery now that the CRDs are served
+        for obj in scc.security_context_constraints():
+            apply(dyn, obj)
         for f in sorted((osdir / "pools").glob("*.yaml")):
             for obj in load_all(f):
                 _ensure(dyn, obj)
-        for f in sorted((osdir / "admission").glob("*.yaml")):
-            for obj in load_all(f):
-                apply(dyn, obj)
-        _wait_policy_enforced(dyn)
-        _cluster_version(dyn)
-        if seed is not None:
+        if rel.mco_custom_pool_vap:
+            for f in sorted((osdir / "admission").glob("*.yaml")):
+                for obj in load_all(f):
+                    apply(dyn, obj)
+            _wait_policy_enforced(dyn)
+        _cluster_version(dyn, rel.version, rel.full_version)
+        if seed:
             try:
                 from sim import topology  # the simulator package, beside this one
             except ImportError:
                 return
-            say(f"creating nodes: {seed.topology} topology, {seed.workers} workers")
-            topology.seed(api, seed)
+            say(f"creating nodes: OpenShift {rel.version}, {settings.topology} topology, {settings.workers} workers")
+            topology.seed(api, settings)
     finally:
         api.close()
+
+
+def _wait_scc_admission(dyn: DynamicClient, timeout: float = 30.0) -> None:
+    """A MutatingAdmissionPolicy acts only once its informers synced: probe it with a dry run."""
+    namespaces = dyn.resources.get(api_version="v1", kind="Namespace")
+    probe = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"scc-probe-{uuid.uuid4().hex[:8]}"}}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = namespaces.create(body=probe, query_params=[("dryRun", "All")]).to_dict()
+        if scc.UID_RANGE in (got["metadata"].get("annotations") or {}):
+            return
+        time.sleep(0.1)
+    raise ClusterError(f"the SCC admission emulation was not in effect after {timeout:.0f} s")
 
 
 def _wait_policy_enforced(dyn: DynamicClient, timeout: float = 30.0) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,8 +25,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -41,7 +43,8 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 # respect PodDisruptionBudgets. No node lifecycle controller: nodes are
 # simulated and must not be tainted or evicted by it. The aggregation controller
 # fills the admin/edit/view roles tests bind users to; the policy status
-# controller type-checks ValidatingAdmissionPolicies as OpenShift does.
+# controller type-checks ValidatingAdmissionPolicies as OpenShift does (from
+# 4.17, where the API is served; see controllers()).
 CONTROLLERS = (
     "namespace-controller",
     "garbage-collector-controller",
@@ -60,6 +63,45 @@ CONTROLLERS = (
     "pod-garbage-collector-controller",
     "validatingadmissionpolicy-status-controller",
 )
+VAP_STATUS_CONTROLLER = "validatingadmissionpolicy-status-controller"
+
+ADMISSION_PLUGINS = (
+    "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "RuntimeClass", "DefaultTolerationSeconds",
+    "ValidatingAdmissionPolicy", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota",
+)
+# MutatingAdmissionPolicy is beta and off by default in 1.34 (k8s.io/apiserver v0.34
+# pkg/features/kube_features.go; admissionregistration.k8s.io/v1beta1 is in
+# betaAPIGroupVersionsDisabledByDefault, k8s.io/kubernetes v1.34 pkg/controlplane/instance.go).
+# Only its two resources are served, not the rest of v1beta1: the local cluster
+# emulates OpenShift's SCC admission with it (localcluster/scc.py).
+MAP_RUNTIME_CONFIG = (
+    "admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicies=true",
+    "admissionregistration.k8s.io/v1beta1/mutatingadmissionpolicybindings=true",
+)
+# Below 4.17 (Kubernetes 1.27-1.29) OpenShift serves no ValidatingAdmissionPolicy
+# in admissionregistration.k8s.io/v1: the gate is in the Default feature set
+# from openshift/api release-4.17 features/features.go (TechPreview before).
+# The rest of the group (the webhook configurations) stays served.
+NO_VAP_RUNTIME_CONFIG = (
+    "admissionregistration.k8s.io/v1/validatingadmissionpolicies=false",
+    "admissionregistration.k8s.io/v1/validatingadmissionpolicybindings=false",
+)
+
+
+def apiserver_release_flags(vap_v1: bool) -> list[str]:
+    """The kube-apiserver flags that differ per OpenShift release."""
+    plugins = [p for p in ADMISSION_PLUGINS if vap_v1 or p != "ValidatingAdmissionPolicy"]
+    runtime = MAP_RUNTIME_CONFIG + (() if vap_v1 else NO_VAP_RUNTIME_CONFIG)
+    flags = [f"--enable-admission-plugins={','.join(plugins)}", f"--runtime-config={','.join(runtime)}",
+             "--feature-gates=MutatingAdmissionPolicy=true"]
+    if not vap_v1:
+        # On by default in 1.34; without its API its informer would fail to list forever.
+        flags.append("--disable-admission-plugins=ValidatingAdmissionPolicy")
+    return flags
+
+
+def controllers(vap_v1: bool) -> tuple[str, ...]:
+    return tuple(c for c in CONTROLLERS if vap_v1 or c != VAP_STATUS_CONTROLLER)
 
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -103,36 +145,183 @@ def _start_ticks(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+# The releases the local cluster can pretend to be. The release table itself
+# (what differs per release) is the simulator's, sim/releases.py; this list
+# only lets Settings be parsed without importing it.
+SUPPORTED_VERSIONS = ("4.14", "4.15", "4.16", "4.17", "4.18", "4.19", "4.20", "4.21")
+DEFAULT_VERSION = "4.21"
+TOPOLOGIES = ("standard", "compact", "sno")
+ARCHES = ("amd64", "arm64", "ppc64le", "s390x")
+MACHINE_CONFIG_PRESETS = ("ipsec", "osc-leftover")
+OSES = ("rhcos", "scos", "fcos")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def release(version: str) -> Any:
+    """The simulator's release profile of `version` (sim.releases.Release)."""
+    try:
+        from sim import releases  # beside this package; imported late, it is the simulator's
+    except ImportError as e:
+        raise ClusterError(f"the release table tests/cluster/sim/releases.py cannot be imported: {e}") from None
+    try:
+        return releases.release(version)
+    except ValueError as e:
+        raise ClusterError(str(e)) from None
+
+
+def supported_versions() -> tuple[str, ...]:
+    try:
+        from sim import releases
+    except ImportError:
+        return SUPPORTED_VERSIONS
+    return tuple(releases.SUPPORTED)
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(n for n in raw.replace(",", " ").split() if n)
+
+
 @dataclass
 class Settings:
-    """Knobs of a new cluster, from the environment (see README)."""
+    """Knobs of a new cluster, from the environment (see README); kept in state.json."""
 
     topology: str = "standard"
-    workers: int = 3
+    workers: int | None = None  # None: the topology's default (3 standard, 0 compact and sno)
     not_virt: tuple[str, ...] = ()
     render_delay: float = 5.0
     node_update: float = 3.0
     extra: dict[str, str] = field(default_factory=dict)
+    openshift_version: str = DEFAULT_VERSION
+    masters_schedulable: bool = False  # compact and sno: always True
+    infra: int = 0
+    arch: dict[str, str] = field(default_factory=dict)
+    no_nfd: tuple[str, ...] = ()
+    machine_configs: tuple[str, ...] = ()
+    os: str = "rhcos"
+
+    def __post_init__(self) -> None:
+        m = re.fullmatch(r"(\d+\.\d+)\.\d+", str(self.openshift_version))
+        if m:  # "4.16.3" is a 4.16 cluster
+            self.openshift_version = m.group(1)
+        if self.workers is None:
+            self.workers = 3 if self.topology == "standard" else 0
+        if self.topology in ("compact", "sno"):
+            self.masters_schedulable = True
+
+    @property
+    def release(self) -> Any:
+        return release(self.openshift_version)
+
+    def node_names(self) -> list[str]:
+        """The nodes a new cluster of these settings has (names as the simulator gives them)."""
+        masters = 1 if self.topology == "sno" else 3
+        return ([f"master-{i}" for i in range(masters)] + [f"worker-{i}" for i in range(self.workers or 0)]
+                + [f"infra-{i}" for i in range(self.infra)])
+
+    def to_state(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any] | None) -> Settings:
+        """The settings a cluster was created with (older state files lack the newer knobs)."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in (data or {}).items() if k in known}
+        for k in ("not_virt", "no_nfd", "machine_configs"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        s = cls()
-        s.topology = env.get("CLUSTER_TOPOLOGY") or s.topology
-        if s.topology not in ("standard", "compact", "sno"):
-            raise ClusterError(
-                f"CLUSTER_TOPOLOGY={s.topology!r} is not a topology; use standard, compact or sno"
-            )
-        try:
-            s.workers = int(env.get("CLUSTER_WORKERS") or s.workers)
-            s.render_delay = float(env.get("SIM_RENDER_DELAY_SECONDS") or s.render_delay)
-            s.node_update = float(env.get("SIM_NODE_UPDATE_SECONDS") or s.node_update)
-        except ValueError as e:
-            raise ClusterError(f"a cluster knob is not a number: {e}") from None
-        if s.workers < 0:
-            raise ClusterError("CLUSTER_WORKERS must be 0 or more")
-        nv = env.get("CLUSTER_NOT_VIRT_NODES") or ""
-        s.not_virt = tuple(n for n in nv.replace(",", " ").split() if n)
+
+        def get(name: str) -> str:
+            return (env.get(name) or "").strip()
+
+        def bad(name: str, value: str, accepted: str) -> ClusterError:
+            return ClusterError(f"{name}={value} is not supported; use {accepted}")
+
+        version = get("CLUSTER_OPENSHIFT_VERSION") or DEFAULT_VERSION
+        m = re.fullmatch(r"(\d+\.\d+)(\.\d+)?", version)
+        if not m or m.group(1) not in supported_versions():
+            raise bad("CLUSTER_OPENSHIFT_VERSION", version, "one of " + ", ".join(supported_versions()))
+        topology = get("CLUSTER_TOPOLOGY") or "standard"
+        if topology not in TOPOLOGIES:
+            raise bad("CLUSTER_TOPOLOGY", topology, "standard, compact or sno")
+
+        def count(name: str, default: int) -> int:
+            raw = get(name)
+            if not raw:
+                return default
+            if not raw.isdigit():
+                raise bad(name, raw, "a number, 0 or more")
+            return int(raw)
+
+        def seconds(name: str, default: float) -> float:
+            raw = get(name)
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise bad(name, raw, "a number of seconds") from None
+            if not value >= 0:
+                raise bad(name, raw, "a number of seconds, 0 or more")
+            return value
+
+        s = cls(topology=topology, openshift_version=m.group(1),
+                workers=count("CLUSTER_WORKERS", 3 if topology == "standard" else 0),
+                infra=count("CLUSTER_INFRA_NODES", 0),
+                render_delay=seconds("SIM_RENDER_DELAY_SECONDS", 5.0),
+                node_update=seconds("SIM_NODE_UPDATE_SECONDS", 3.0))
+
+        raw = get("CLUSTER_MASTERS_SCHEDULABLE").lower()
+        if raw and raw not in _TRUE + _FALSE:
+            raise bad("CLUSTER_MASTERS_SCHEDULABLE", raw, "true or false")
+        if raw in _TRUE:
+            s.masters_schedulable = True
+        elif raw in _FALSE and topology != "standard":
+            raise ClusterError(f"CLUSTER_MASTERS_SCHEDULABLE={raw} is not supported with CLUSTER_TOPOLOGY={topology}, "
+                               "whose masters are always schedulable; use true, or leave it unset")
+
+        nodes = s.node_names()
+
+        def node_list(name: str, *, allow_all: bool = False) -> tuple[str, ...]:
+            names = _names(get(name))
+            if allow_all and "all" in names:
+                if names != ("all",):
+                    raise bad(name, get(name), "all alone, or names of this cluster's nodes")
+                return names
+            unknown = [n for n in names if n not in nodes]
+            if unknown:
+                accepted = ", ".join(nodes) + (", or all" if allow_all else "")
+                raise bad(name, ",".join(unknown), f"names of this cluster's nodes: {accepted}")
+            return names
+
+        s.not_virt = node_list("CLUSTER_NOT_VIRT_NODES")
+        s.no_nfd = node_list("CLUSTER_NO_NFD_NODES", allow_all=True)
+
+        for item in _names(get("CLUSTER_NODE_ARCH")):
+            node, _eq, arch = item.partition("=")
+            if not _eq or not node or arch not in ARCHES:
+                raise bad("CLUSTER_NODE_ARCH", item, "node=arch pairs, arch one of " + ", ".join(ARCHES))
+            if node not in nodes:
+                raise bad("CLUSTER_NODE_ARCH", item, "names of this cluster's nodes: " + ", ".join(nodes))
+            s.arch[node] = arch
+
+        s.machine_configs = _names(get("CLUSTER_MACHINECONFIGS"))
+        for preset in s.machine_configs:
+            if preset not in MACHINE_CONFIG_PRESETS:
+                raise bad("CLUSTER_MACHINECONFIGS", preset, "a list of " + ", ".join(MACHINE_CONFIG_PRESETS))
+        if "ipsec" in s.machine_configs and not s.release.ipsec_extension_mcs:
+            # The network operator ships 80-ipsec-*-extensions from release-4.15 on (sim/README.md).
+            # The same words as the simulator's own check (sim/topology.py), which runs later.
+            raise ClusterError("CLUSTER_MACHINECONFIGS=ipsec needs OpenShift 4.15 or later: the network operator "
+                               "creates 80-ipsec-master-extensions and 80-ipsec-worker-extensions from release-4.15 "
+                               f"(this cluster is {s.openshift_version})")
+
+        s.os = get("CLUSTER_OS") or "rhcos"
+        if s.os not in OSES:
+            raise bad("CLUSTER_OS", s.os, "one of " + ", ".join(OSES))
         return s
 
 
@@ -266,9 +455,16 @@ class LocalCluster:
 
     # -- commands --------------------------------------------------------
 
+    def settings(self, state: dict | None = None) -> Settings:
+        """The settings the cluster was created with (state.json), so restarts keep them."""
+        return Settings.from_state((state if state is not None else self.state()).get("settings"))
+
     def _argv(self, component: str, bins: Path, state: dict) -> list[str]:
         p = state["ports"]
         pki = self.pki
+        vap_v1 = True
+        if component in ("kube-apiserver", "kube-controller-manager"):
+            vap_v1 = bool(self.settings(state).release.vap_v1)
         if component == "etcd":
             return [
                 str(bins / "etcd"), "--name=local", f"--data-dir={state['etcd_data_dir']}",
@@ -292,9 +488,7 @@ class LocalCluster:
                 f"--service-account-signing-key-file={pki.sa_key}",
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--authorization-mode=RBAC", "--allow-privileged=true",
-                "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,"
-                "RuntimeClass,DefaultTolerationSeconds,ValidatingAdmissionPolicy,"
-                "MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
+                *apiserver_release_flags(vap_v1),
                 f"--audit-policy-file={self.dir / 'audit-policy.yaml'}",
                 f"--audit-log-path={self.logs / 'audit.log'}", "--audit-log-format=json",
                 "--enable-priority-and-fairness=false", "--profiling=false",
@@ -309,7 +503,7 @@ class LocalCluster:
                 "--authentication-skip-lookup=true",
                 "--bind-address=127.0.0.1", f"--secure-port={p['kube-controller-manager']}",
                 f"--cert-dir={self.dir / 'kcm-certs'}",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join(controllers(vap_v1))}",
                 f"--service-account-private-key-file={pki.sa_key}",
                 f"--root-ca-file={pki.ca_cert}", "--use-service-account-credentials=true",
                 "--leader-elect=false", "--concurrent-gc-syncs=5",
@@ -403,6 +597,7 @@ class LocalCluster:
         """Starts what is not running; returns False if everything already ran."""
         say = (lambda *_: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
         settings = settings or Settings.from_env()
+        release(settings.openshift_version)  # an unknown version fails here, before anything starts
         with self._lock():
             running = self.running()
             state = self.state()
@@ -411,6 +606,9 @@ class LocalCluster:
                 return False
             t0 = time.monotonic()
             bins = self.build()
+            from . import openshift_api
+
+            openshift_api.crd_files()  # downloaded once, before anything starts
             self.dir.mkdir(parents=True, exist_ok=True)
             os.chmod(self.dir, 0o700)
             self.pki.create()
@@ -427,8 +625,10 @@ class LocalCluster:
                         dir="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     ),
                     "ports": {},
-                    "settings": settings.__dict__ | {"not_virt": list(settings.not_virt)},
+                    "settings": settings.to_state(),
                 }
+            else:
+                settings = self.settings(state)  # etcd kept the cluster: it keeps its settings
             state["bin_dir"] = str(bins)
             old_api_port = state["ports"].get("kube-apiserver")
             for c in self.components():
@@ -452,7 +652,7 @@ class LocalCluster:
                     say(f"starting {c}")
                     self._start(c, bins, state)
                 if c == "kube-apiserver":
-                    bootstrap(self, settings if fresh else None, say)
+                    bootstrap(self, settings, say, seed=fresh)
             if fresh and self._sim_available():
                 from .bootstrap import wait_settled
 

@@ -35,6 +35,9 @@ def status(cluster: LocalCluster) -> int:
     except OSError as e:
         print(f"API server: {cluster.server} not answering ({e})")
         return 1
+    settings = cluster.settings(state)
+    print(f"OpenShift {settings.openshift_version} (the release the API server and the simulator play), "
+          f"{settings.topology} topology")
     print(f"admin kubeconfig: {cluster.kubeconfig}")
     print(f"user kubeconfigs: {cluster.dir / 'users'}/{{admin,automation,developer,tenant}}.kubeconfig")
     from kubernetes import client, config

@@ -24,9 +24,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     from .kube import Kube
-    from .simulator import Simulator
+    from .releases import release
+    from .simulator import Simulator, user_agent
 
-    kube = Kube.from_kubeconfig(args.kubeconfig, user_agent="machine-config-simulator/4.21")
+    # the knob ConfigMap's openshiftVersion changes it once read
+    kube = Kube.from_kubeconfig(args.kubeconfig, user_agent=user_agent(release(None)))
     sim = Simulator(kube, workers=args.workers)
     ready = Path(args.ready_file) if args.ready_file else None
 

@@ -14,9 +14,6 @@ MCO_VERSION = "v1"
 MCO_API = f"{MCO_GROUP}/{MCO_VERSION}"
 MCO_NAMESPACE = "openshift-machine-config-operator"
 
-# The release the local cluster says it runs (ClusterVersion `version`).
-OPENSHIFT_VERSION = "4.21.0"
-
 # Node annotations of the MCD (mco.md 3.2).
 PREFIX = "machineconfiguration.openshift.io/"
 CURRENT_CONFIG = PREFIX + "currentConfig"
@@ -47,6 +44,9 @@ RENDERED_PREFIX = "rendered-"
 # The taint the node controller puts on nodes not yet at their pool's target.
 UPDATE_IN_PROGRESS_TAINT = {"key": "UpdateInProgress", "effect": "PreferNoSchedule"}
 
+# The cluster-scoped config.openshift.io Scheduler objects (the MCO reads `cluster`).
+SCHEDULER_PATH = "/apis/config.openshift.io/v1/schedulers"
+
 # Pool condition types.
 UPDATED = "Updated"
 UPDATING = "Updating"
@@ -68,6 +68,8 @@ ROLE_PREFIX = "node-role.kubernetes.io/"
 NFD_VMX = "feature.node.kubernetes.io/cpu-cpuid.VMX"
 NFD_HYPERVISOR = "feature.node.kubernetes.io/cpu-cpuid.HYPERVISOR"
 NFD_KATA = "feature.node.kubernetes.io/runtime.kata"
+NFD_SIE = "feature.node.kubernetes.io/cpu-cpuid.SIE"  # s390x: the CPU can run guests (HWCAP_SIE)
+OS_ID_LABEL = "node.openshift.io/os_id"  # the kubelet's --node-labels ...os_id=${ID} (os-release ID)
 
 # The simulator's own annotations and knobs.
 SIM = "sim.sandboxed.containers/"
@@ -77,6 +79,8 @@ UPDATE_STARTED = SIM + "update-started"  # when the daemon began the current upd
 UPDATE_TARGET = SIM + "update-target"  # the config that update is for
 FAULT_FAIL = SIM + "fail"  # value = reason the daemon reports; node goes Degraded
 FAULT_HANG = SIM + "hang"  # value = drain | apply | reboot: the daemon stops there
+FAULT_CRIO = SIM + "crio-fails"  # value = CRI-O's error: after the next reboot CRI-O exits, the kubelet cannot start
+SIM_REBOOTING = SIM + "rebooting"  # the simulator's own phase marker (post-config-action exists only from 4.15)
 POD_COMPLETE_AFTER = SIM + "complete-after-seconds"  # a pod's containers exit after this
 POD_EXIT_CODE = SIM + "exit-code"  # ... with this exit code (default 0)
 

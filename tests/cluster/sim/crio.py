@@ -1,19 +1,25 @@
-"""CRI-O on a simulated node: its configuration as a rendered MachineConfig leaves it. Pure.
+"""CRI-O on a simulated node: its configuration as a rendered MachineConfig and the node's RPMs leave it. Pure.
 
-CRI-O reads /etc/crio/crio.conf (from the OS image) and then every drop-in
-under /etc/crio/crio.conf.d/ in lexical order, each TOML file decoded on top
-of the previous result (pkg/config/config.go UpdateFromPath). It then drops
-every runtime handler whose binary is missing or whose settings are invalid,
-with a warning, unless it is the default runtime, which stops CRI-O
+CRI-O starts from its built-in defaults (one runtime handler: runc up to
+1.30, crun from 1.31; pkg/config/config_linux.go), then reads every file
+under /etc/crio/crio.conf.d/ in lexical order (filepath.Walk), each decoded
+with BurntSushi/toml on top of the previous result (pkg/config/config.go
+UpdateFromDropInFile). A [crio.runtime.runtimes.X] table in a drop-in
+replaces handler X as a whole (toml's unifyMap makes a new value for every
+key of a map), while plain keys of [crio.runtime] replace one by one. Keys
+CRI-O does not know are ignored (Decode's undecoded keys are not checked);
+a value of the wrong type stops CRI-O ("incompatible types"). Then it drops
+every handler whose binary is missing or whose settings are invalid, with a
+warning, unless it is the default runtime, which stops CRI-O
 (ValidateRuntimes). A pod asking for a handler CRI-O does not have fails with
 "failed to find runtime handler kata from runtime list map[...]"
 (internal/oci/oci.go ValidateRuntimeHandler).
 
-The simulated node's binaries are the base OS's plus those of the RPMs of its
-extensions: the sandboxed-containers extension brings kata-containers, whose
-shim is /usr/bin/containerd-shim-kata-v2. The extension does not bring a
-drop-in here: the handler table must come from a MachineConfig (the
-collection writes it), so "installed" means both (DESIGN.md).
+The node's files are its rendered config's plus those of the RPMs layered
+for its extensions: kata-containers brings /usr/bin/containerd-shim-kata-v2
+and its own drop-in /etc/crio/crio.conf.d/50-kata. ostree's /etc merge keeps
+a file the machine-config daemon wrote at that path, so a rendered config
+that writes 50-kata shadows the RPM's file.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ import hashlib
 import posixpath
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ignition
+from . import ignition, releases
 
 DROPIN_DIR = "/etc/crio/crio.conf.d"
 PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin")
@@ -37,23 +44,42 @@ PACKAGE_BINARIES: dict[str, tuple[str, ...]] = {
     "kata-containers": ("/usr/bin/containerd-shim-kata-v2", "/usr/bin/kata-runtime", "/usr/bin/kata-monitor"),
     "crun-wasm": ("/usr/bin/crun-wasm",),
 }
-# /etc/crio/crio.conf of the OS image, as far as runtimes go.
-BASE_RUNTIMES: dict[str, dict[str, Any]] = {
-    "crun": {"runtime_path": "/usr/bin/crun", "runtime_type": "oci", "runtime_root": "/run/crun"},
-    "runc": {"runtime_path": "/usr/bin/runc", "runtime_type": "oci", "runtime_root": "/run/runc"},
+# The CRI-O drop-in of the kata-containers RPM (its spec: %{_sysconfdir}/crio/crio.conf.d/50-kata,
+# "Add the CRI-O drop-in file to the package, Resolves: rhbz#1967594").
+KATA_RPM_DROPIN = """[crio.runtime.runtimes.kata]
+runtime_path = "/usr/bin/containerd-shim-kata-v2"
+runtime_type = "vm"
+runtime_root = "/run/vc"
+privileged_without_host_devices = true
+"""
+PACKAGE_DROPINS: dict[str, dict[str, str]] = {
+    "kata-containers": {f"{DROPIN_DIR}/50-kata": KATA_RPM_DROPIN},
 }
-BASE_DEFAULT_RUNTIME = "crun"
 VM_BINARY = re.compile(r"containerd-shim-([a-zA-Z0-9\-+])+-v2")
 
-# Types of the runtime handler fields CRI-O decodes (config.RuntimeHandler).
-_HANDLER_FIELDS: dict[str, type] = {
-    "runtime_path": str, "runtime_type": str, "runtime_root": str, "runtime_config_path": str,
-    "monitor_path": str, "monitor_cgroup": str, "monitor_exec_cgroup": str, "platform_runtime_paths": dict,
-    "privileged_without_host_devices": bool, "runtime_pull_image": bool, "inherit_default_runtime": bool,
-    "allowed_annotations": list, "default_annotations": dict, "monitor_env": list, "container_min_memory": str,
-    "no_sync_log": bool, "stream_websockets": bool, "exec_cpu_affinity": str,
+# The fields of config.RuntimeHandler by CRI-O minor (pkg/config/config.go on
+# release-1.27 .. 1.34): key -> Go kind. Later minors add to earlier ones.
+_FIELDS_127: dict[str, str] = {
+    "runtime_config_path": "string", "runtime_path": "string", "runtime_type": "string", "runtime_root": "string",
+    "privileged_without_host_devices": "bool", "allowed_annotations": "slice", "monitor_path": "string",
+    "monitor_cgroup": "string", "monitor_env": "slice", "monitor_exec_cgroup": "string",
+    "platform_runtime_paths": "map",
 }
-_GO_TYPES = {str: "string", bool: "bool", list: "[]string", dict: "map[string]string", int: "int64"}
+_FIELDS_ADDED: dict[int, dict[str, str]] = {
+    28: {"runtime_pull_image": "bool"},
+    29: {"container_min_memory": "string"},
+    31: {"no_sync_log": "bool", "inherit_default_runtime": "bool", "default_annotations": "map"},
+    34: {"stream_websockets": "bool", "exec_cpu_affinity": "string", "seccomp_profile": "string"},
+}
+
+
+def handler_fields(crio_minor: int) -> dict[str, str]:
+    """The runtime handler keys CRI-O 1.<minor> decodes, with their Go kind."""
+    out = dict(_FIELDS_127)
+    for m, added in sorted(_FIELDS_ADDED.items()):
+        if crio_minor >= m:
+            out.update(added)
+    return out
 
 
 class CrioError(Exception):
@@ -62,127 +88,214 @@ class CrioError(Exception):
 
 @dataclass
 class CrioConfig:
-    default_runtime: str = BASE_DEFAULT_RUNTIME
+    default_runtime: str = "crun"
     runtimes: dict[str, dict[str, Any]] = field(default_factory=dict)  # the valid handlers
     ignored: dict[str, str] = field(default_factory=dict)  # handler -> why CRI-O dropped it
 
 
-def dropins(cfg: dict) -> list[tuple[str, bytes]]:
-    """Files under /etc/crio/crio.conf.d/ of a rendered config, in CRI-O's walk order."""
-    out = []
+def _minor(release: releases.Release | None) -> int:
+    return int((release or releases.release(None)).crio.split(".")[1])
+
+
+def builtin(release: releases.Release | None = None) -> tuple[str, dict[str, dict[str, Any]]]:
+    """CRI-O's built-in default runtime and handler table (DefaultConfig)."""
+    name = "crun" if _minor(release) >= 31 else "runc"
+    return name, {name: {"runtime_type": "oci", "runtime_root": f"/run/{name}"}}
+
+
+def dropins(cfg: dict, packages: Iterable[str] = ()) -> list[tuple[str, bytes]]:
+    """Files under /etc/crio/crio.conf.d/ on the node, in CRI-O's walk order: the rendered
+    config's, and the RPMs' where the config does not write the same path."""
+    out: dict[str, bytes] = {}
+    for pkg in packages:
+        for path, text in PACKAGE_DROPINS.get(pkg, {}).items():
+            out[path] = text.encode()
     for f in (cfg.get("storage") or {}).get("files") or []:
         p = f.get("path") or ""
         if p.startswith(DROPIN_DIR + "/"):
             try:
-                data = ignition.file_contents(f) or b""
+                out[p] = ignition.file_contents(f) or b""
             except ignition.IgnitionError as e:
                 raise CrioError(f"could not read {p}: {e}") from None
-            out.append((p, data))
-    return sorted(out)
+    return sorted(out.items())
 
 
-def binaries(cfg: dict, extensions: list[str], packages: dict[str, tuple[str, ...]]) -> set[str]:
-    """What exists on the node: the base OS, the extensions' RPMs, files of the config."""
+def binaries(cfg: dict, packages: Iterable[str]) -> set[str]:
+    """What exists on the node: the base OS, the layered RPMs, files of the config."""
     out = set(BASE_BINARIES)
-    for ext in extensions:
-        for pkg in packages.get(ext, ()):
-            out.update(PACKAGE_BINARIES.get(pkg, ()))
+    for pkg in packages:
+        out.update(PACKAGE_BINARIES.get(pkg, ()))
     for f in (cfg.get("storage") or {}).get("files") or []:
         if f.get("path"):
             out.add(f["path"])
     return out
 
 
-def _toml_error(path: str, e: tomllib.TOMLDecodeError) -> CrioError:
+def _wrap(path: str, err: str, minor: int) -> CrioError:
+    """UpdateFromDropInFile's error as crio's start-up returns it: 1.31+ adds "walk path" (config.go
+    UpdateFromPath) and "update config from path" (internal/criocli/criocli.go)."""
+    text = f"unable to decode configuration {path}: {err}"
+    if minor >= 31:
+        text = f"update config from path: walk path: {text}"
+    return CrioError(text)
+
+
+def _toml_error(path: str, e: tomllib.TOMLDecodeError, minor: int) -> CrioError:
     msg = str(e)
     m = re.search(r"\(at line (\d+), column \d+\)$", msg)
     line = m.group(1) if m else "1"
     text = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", msg)
     text = text[:1].lower() + text[1:]
-    return CrioError(f"update config from path: walk path: unable to decode configuration {path}: "
-                     f"toml: line {line}: {text}")
+    return _wrap(path, f"toml: line {line}: {text}", minor)
 
 
-def _type_error(path: str, key: str, value: Any, want: type) -> CrioError:
-    got = {bool: "bool", int: "int64", float: "float64", str: "string", list: "array", dict: "table"}.get(
-        type(value), type(value).__name__)
-    return CrioError(f"update config from path: walk path: unable to decode configuration {path}: "
-                     f'toml: (last key "{key}"): incompatible types: TOML value has type {got}; '
-                     f"destination has type {_GO_TYPES[want]}")
+def _go_type(value: Any, minor: int) -> str:
+    """fmt's %T of the value BurntSushi/toml decoded (1.5.0 prints `any` for `interface {}`)."""
+    anyname = "any" if minor >= 31 else "interface {}"  # toml v1.2.1 on 1.27; fmtType() in later ones
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return f"[]{anyname}"
+    if isinstance(value, dict):
+        return f"map[string]{anyname}"
+    return "time.Time"
 
 
-def load(cfg: dict, extensions: list[str], packages: dict[str, tuple[str, ...]]) -> CrioConfig:
-    """The runtime part of CRI-O's configuration on a node with this rendered config.
+def _line_of(data: str, table: str, key: str) -> int:
+    """The line of `key` inside [table] (what the decoder's keyInfo records)."""
+    current = ""
+    for i, raw in enumerate(data.splitlines(), 1):
+        line = raw.strip()
+        m = re.match(r"^\[\s*([^\[\]]+?)\s*\]", line)
+        if m:
+            current = ".".join(p.strip().strip('"') for p in m.group(1).split("."))
+            continue
+        if current == table and re.match(rf'^"?{re.escape(key)}"?\s*=', line):
+            return i
+    return 0
+
+
+def _type_error(path: str, data: str, table: str, key: str, value: Any, want: str, minor: int) -> CrioError:
+    """md.badtype: `toml: line N (last key "a.b.c"): incompatible types: TOML value has type T;
+    destination has type D` (D is string, boolean, slice or map)."""
+    dst = {"string": "string", "bool": "boolean", "slice": "slice", "map": "map"}[want]
+    full = f"{table}.{key}"
+    line = _line_of(data, table, key)
+    where = f"toml: line {line} (last key \"{full}\"): " if line else f"toml: (last key \"{full}\"): "
+    return _wrap(path, f"{where}incompatible types: TOML value has type {_go_type(value, minor)}; destination "
+                       f"has type {dst}", minor)
+
+
+def _kind_ok(value: Any, want: str) -> bool:
+    if want == "string":
+        return isinstance(value, str)
+    if want == "bool":
+        return isinstance(value, bool)
+    if want == "slice":
+        return isinstance(value, list)
+    return True  # a map field ignores a value that is not a table (unifyMap returns nil)
+
+
+def load(cfg: dict, packages: Iterable[str] = (), release: releases.Release | None = None) -> CrioConfig:
+    """The runtime part of CRI-O's configuration on a node with this rendered config and these RPMs.
 
     Raises CrioError when CRI-O would not start (undecodable drop-in, broken
     default runtime).
     """
-    runtimes = {k: dict(v) for k, v in BASE_RUNTIMES.items()}
-    default = BASE_DEFAULT_RUNTIME
-    for path, data in dropins(cfg):
+    packages = list(packages)
+    minor = _minor(release)
+    fields = handler_fields(minor)
+    default, base = builtin(release)
+    runtimes = {k: dict(v) for k, v in base.items()}
+    for path, raw in dropins(cfg, packages):
+        data = raw.decode("utf-8", errors="replace")
         try:
-            doc = tomllib.loads(data.decode("utf-8", errors="replace"))
+            doc = tomllib.loads(data)
         except tomllib.TOMLDecodeError as e:
-            raise _toml_error(path, e) from None
+            raise _toml_error(path, e, minor) from None
         crio = doc.get("crio")
-        if crio is None:
-            continue
         if not isinstance(crio, dict):
-            raise _type_error(path, "crio", crio, dict)
-        runtime = crio.get("runtime") or {}
+            continue
+        runtime = crio.get("runtime")
         if not isinstance(runtime, dict):
-            raise _type_error(path, "crio.runtime", runtime, dict)
+            continue
         if "default_runtime" in runtime:
             if not isinstance(runtime["default_runtime"], str):
-                raise _type_error(path, "crio.runtime.default_runtime", runtime["default_runtime"], str)
+                raise _type_error(path, data, "crio.runtime", "default_runtime", runtime["default_runtime"],
+                                  "string", minor)
             default = runtime["default_runtime"]
-        table = runtime.get("runtimes") or {}
+        table = runtime.get("runtimes")
         if not isinstance(table, dict):
-            raise _type_error(path, "crio.runtime.runtimes", table, dict)
+            continue
         for hname, handler in table.items():
             if not isinstance(handler, dict):
-                raise _type_error(path, f"crio.runtime.runtimes.{hname}", handler, dict)
+                raise _wrap(path, f'toml: (last key "crio.runtime.runtimes.{hname}"): type mismatch for '
+                                  f"config.RuntimeHandler: expected table but found {_go_type(handler, minor)}",
+                            minor)
+            decoded: dict[str, Any] = {}
             for k, v in handler.items():
-                want = _HANDLER_FIELDS.get(k)
-                if want is not None and not isinstance(v, want):
-                    raise _type_error(path, f"crio.runtime.runtimes.{hname}.{k}", v, want)
-            runtimes.setdefault(hname, {}).update(handler)
-    have = binaries(cfg, extensions, packages)
+                want = fields.get(k)
+                if want is None:
+                    continue  # unknown to this CRI-O: ignored
+                if not _kind_ok(v, want):
+                    raise _type_error(path, data, f"crio.runtime.runtimes.{hname}", k, v, want, minor)
+                if want == "map" and not isinstance(v, dict):
+                    continue
+                decoded[k] = v
+            runtimes[hname] = decoded  # the whole table replaces the handler
+    have = binaries(cfg, packages)
     out = CrioConfig(default_runtime=default)
+    if default not in runtimes:
+        raise CrioError(f'validating runtime config: default_runtime set to "{default}", but no runtime '
+                        f'entry table [crio.runtime.runtimes.{default}] was found')
     for hname, h in runtimes.items():
-        if h.get("inherit_default_runtime") and default in runtimes:
-            base = runtimes[default]
-            h = {**h, **{k: base.get(k) for k in ("runtime_path", "runtime_type", "runtime_config_path",
+        if h.get("inherit_default_runtime"):
+            dflt = runtimes[default]
+            h = {**h, **{k: dflt.get(k) for k in ("runtime_path", "runtime_type", "runtime_config_path",
                                                   "runtime_root")}}
-        err = validate_handler(hname, h, have)
+            if not h.get("runtime_path"):
+                h["runtime_path"] = _lookup(default, have) or ""
+        err = validate_handler(hname, h, have, minor)
         if err is None:
             out.runtimes[hname] = h
         elif hname == default:
-            raise CrioError(f"validating runtime config: {err}")
+            raise CrioError(f"validating runtime config: runtime validation: {err}")
         else:
             out.ignored[hname] = err
-    if default not in out.runtimes:
-        raise CrioError(f'validating runtime config: default_runtime set to "{default}", but no runtime '
-                        f'entry table [crio.runtime.runtimes.{default}] was found')
     return out
 
 
-def validate_handler(hname: str, h: dict[str, Any], have: set[str]) -> str | None:
-    """RuntimeHandler.Validate, for what can go wrong in a drop-in."""
+def _lookup(name: str, have: set[str]) -> str | None:
+    return next((posixpath.join(d, name) for d in PATH_DIRS if posixpath.join(d, name) in have), None)
+
+
+def validate_handler(hname: str, h: dict[str, Any], have: set[str], minor: int = 34) -> str | None:
+    """RuntimeHandler.Validate, for what can go wrong in a drop-in (1.31+ checks the type first)."""
     rtype = h.get("runtime_type") or ""
+    type_err = None
     if rtype not in ("", "oci", "vm", "pod"):
-        return f'invalid `runtime_type` "{rtype}" for runtime "{hname}"'
+        type_err = f'invalid `runtime_type` "{rtype}" for runtime "{hname}"'
+    if type_err and minor >= 31:
+        return type_err
     rpath = h.get("runtime_path") or ""
     if not rpath:
-        found = next((posixpath.join(d, hname) for d in PATH_DIRS if posixpath.join(d, hname) in have), None)
+        found = _lookup(hname, have)
         if found is None:
             return f'"{hname}" not found in $PATH: exec: "{hname}": executable file not found in $PATH'
         rpath = found
     elif rpath not in have:
-        return f"invalid runtime_path for runtime '{hname}': stat {rpath}: no such file or directory"
+        err = f"stat {rpath}: no such file or directory"
+        # %q of the error up to 1.29, %w from 1.30 (ValidateRuntimePath)
+        return f"invalid runtime_path for runtime '{hname}': " + (f'"{err}"' if minor <= 29 else err)
     if rtype == "vm" and not VM_BINARY.search(posixpath.basename(rpath)):
         return f"invalid runtime_path for runtime '{hname}': containerd binary naming pattern is not followed"
-    return None
+    return type_err
 
 
 def _pointer(seed: str, handler: str) -> str:

@@ -6,12 +6,13 @@ The daemon's phase is read from the node alone, so a restart resumes it:
   update-target != desiredConfig          start: state=Working, update-started=now
   desiredDrain=drain-X, lastApplied != it  waiting for the drain controller
   drained, before started + 0.35 T         writing files, rpm-ostree (T = nodeUpdateSeconds)
-  post-config-action=Rebooting            rebooting: Ready=Unknown until the boot time
+  sim.../rebooting                         rebooting: Ready=Unknown until the boot time, and for
+                                           ever if CRI-O cannot start on the new config
   desiredDrain=uncordon-X                  applied; waiting for the uncordon, then Done
 
-The reboot counter is incremented in the same patch that sets
-post-config-action=Rebooting, guarded by the node's resourceVersion, so a
-reboot is counted exactly once whatever crashes when.
+The reboot counter is incremented in the same patch that marks the reboot
+(and, from release-4.15, sets post-config-action=Rebooting), guarded by the
+node's resourceVersion, so a reboot is counted exactly once whatever crashes when.
 """
 
 from __future__ import annotations
@@ -22,23 +23,27 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from . import crio, lifecycle, mcd, render
+from . import lifecycle, mcd, releases
 from . import pools as P
 from .constants import (
+    ARCH_LABEL,
     CONTROL_PLANE_TOPOLOGY,
     CURRENT_CONFIG,
     DESIRED_CONFIG,
     DESIRED_DRAIN,
     EVENT_COMPONENT_DAEMON,
+    FAULT_CRIO,
     FAULT_FAIL,
     FAULT_HANG,
     FIRST_PIVOT_CONFIG,
     LAST_APPLIED_DRAIN,
+    OS_ID_LABEL,
     POST_CONFIG_ACTION,
     REASON,
     REBOOTED_AT,
     REBOOTING,
     REBOOTS,
+    SIM_REBOOTING,
     STATE,
     STATE_DEGRADED,
     STATE_DONE,
@@ -47,7 +52,6 @@ from .constants import (
     UPDATE_STARTED,
     UPDATE_TARGET,
 )
-from .knobs import SUPPORTED_EXTENSIONS_4_21
 from .kube import ApiError, mc_path, now_micro, now_rfc3339, parse_time, pod_path, ref
 from .podstatus import evictable
 from .simulator import Requeue
@@ -76,39 +80,49 @@ class Daemon:
         self.sim = sim
         self.drain_started: dict[str, float] = {}
         self.failures: dict[str, tuple[int, float]] = {}  # node -> (failed attempts, next retry)
+        self.crio_failed: dict[str, str] = {}  # node -> CRI-O's error already logged
         self._diffs: dict[tuple[str, str, str, str], list[str]] = {}
 
     def forget(self, name: str) -> None:
         self.drain_started.pop(name, None)
         self.failures.pop(name, None)
+        self.crio_failed.pop(name, None)
 
     # -- decisions ---------------------------------------------------------------------
 
     def _actions(self, cur: str, des: str) -> list[str]:
         sim = self.sim
         old, new = sim.mcs.get(cur), sim.mcs.get(des)
+        rel = sim.knobs.release
         key = (cur, des, str((old or {}).get("metadata", {}).get("resourceVersion")),
-               str((new or {}).get("metadata", {}).get("resourceVersion")))
+               str((new or {}).get("metadata", {}).get("resourceVersion")), rel.version)
         got = self._diffs.get(key)
         if got is None:
-            got = mcd.post_config_actions(mcd.diff(old, new)) if new is not None else [mcd.ACTION_REBOOT]
+            got = mcd.post_config_actions(mcd.diff(old, new), rel) if new is not None else [mcd.ACTION_REBOOT]
             if len(self._diffs) > 2000:
                 self._diffs.clear()
             self._diffs[key] = got
         return got
 
-    def validate(self, mc: dict, node: str) -> str | None:
-        """What the daemon finds wrong while applying `mc`: extensions, CRI-O's configuration."""
+    def validate(self, node: dict, old: dict | None, mc: dict) -> str | None:
+        """What applyExtensions fails with for this node (allow-list, packages rpm-ostree cannot find).
+
+        A CRI-O configuration CRI-O cannot load is not the daemon's business: it
+        applies it and reboots; CRI-O then fails at boot (see _rebooting).
+        """
         knobs = self.sim.knobs
-        exts = (mc.get("spec") or {}).get("extensions") or []
-        invalid = [e for e in exts if e not in knobs.supported_extensions]
-        if invalid:
-            return f"invalid extensions found: {render.go_list(invalid)}"
-        try:
-            crio.load(render.rendered_config(mc), exts, SUPPORTED_EXTENSIONS_4_21)
-        except crio.CrioError as e:
-            return f"crio: {e}"
-        return None
+        old_exts = ((old or {}).get("spec") or {}).get("extensions") or []
+        new_exts = (mc.get("spec") or {}).get("extensions") or []
+        return mcd.apply_extensions_error(old_exts, new_exts, node_os(node), node_arch(node), knobs.release,
+                                          knobs.extensions)
+
+    def crio_error(self, node: dict, mc: dict | None) -> str | None:
+        """Why CRI-O exits at boot on this node with config `mc` (the fault, or its own error)."""
+        fault = P.annotations(node).get(FAULT_CRIO)
+        if fault is not None:
+            return fault
+        conf = self.sim.kubelet.crio_config_for(node, mc)
+        return conf if isinstance(conf, str) else None
 
     # -- the state machine ----------------------------------------------------------------
 
@@ -125,7 +139,7 @@ class Daemon:
         if not a.get(CURRENT_CONFIG):
             self._seed(node)
             return
-        if a.get(POST_CONFIG_ACTION) == REBOOTING:
+        if SIM_REBOOTING in a:
             self._rebooting(node)
             return
         cur = a[CURRENT_CONFIG]
@@ -247,14 +261,16 @@ class Daemon:
         if fail is not None:
             self._degrade(node, fail)
             return
-        err = self.validate(target_mc, name)
+        err = self.validate(node, sim.mcs.get(cur), target_mc)
         if err:
             self._degrade(node, err, backoff=True)
             return
         if reboot:
             count = int(a.get(REBOOTS) or "0") + 1
-            if sim.patch_node(node, annotations={POST_CONFIG_ACTION: REBOOTING, REBOOTS: str(count),
-                                                 REBOOTED_AT: now_micro()}):
+            ann = {SIM_REBOOTING: des, REBOOTS: str(count), REBOOTED_AT: now_micro()}
+            if sim.knobs.release.post_config_action:  # Daemon.reboot(), release-4.15 update.go:2418-2425
+                ann[POST_CONFIG_ACTION] = REBOOTING
+            if sim.patch_node(node, annotations=ann):
                 log.info("node %s: rebooting into %s (reboot %d)", name, des, count)
                 changes = mcd.diff(sim.mcs.get(cur), target_mc).os_changes()
                 if changes:
@@ -285,12 +301,26 @@ class Daemon:
             if not hang:
                 raise Requeue(boot_at - now)
             return
+        des = a.get(DESIRED_CONFIG, "")
         if not ready:
+            err = self.crio_error(node, sim.mcs.get(a.get(SIM_REBOOTING) or des))
+            if err is not None:
+                # CRI-O exits, the kubelet cannot reach its socket and exits too: no status, no
+                # Lease, and the MCD (a pod) never runs, so nothing reports (kubelet server.go PreInitRuntimeService).
+                if self.crio_failed.get(P.name(node)) != err:
+                    self.crio_failed[P.name(node)] = err
+                    log.warning("node %s: crio.service failed after the reboot: %s", P.name(node), err)
+                return
+            self.crio_failed.pop(P.name(node), None)
             self._set_ready(node, True)
             return
-        des = a.get(DESIRED_CONFIG, "")
         log.info("node %s: booted into %s", P.name(node), des)
-        sim.patch_node(node, annotations={POST_CONFIG_ACTION: None, DESIRED_DRAIN: f"uncordon-{des}"})
+        ann: dict[str, str | None] = {SIM_REBOOTING: None, DESIRED_DRAIN: f"uncordon-{des}"}
+        if a.get(POST_CONFIG_ACTION) == REBOOTING:
+            # the MCD's syncNode after the boot: SetAnnotations({post-config-action: ""}), the key stays
+            # (release-4.15 daemon.go:671-691)
+            ann[POST_CONFIG_ACTION] = ""
+        sim.patch_node(node, annotations=ann)
 
     def _finish(self, node: dict, des: str, done_at: float) -> None:
         a = P.annotations(node)
@@ -385,6 +415,16 @@ class DrainController:
             raise Requeue(1.0)  # pod deletions requeue us sooner
         log.info("node %s: drained", name)
         sim.patch_node(node, annotations={LAST_APPLIED_DRAIN: desired})
+
+
+def node_os(node: dict) -> str:
+    """rhcos, scos or fcos, from the node's os_id label (rhcos if it has none)."""
+    labels = node["metadata"].get("labels") or {}
+    return releases.OS_OF_ID.get(labels.get(OS_ID_LABEL, "rhcos"), "rhcos")
+
+
+def node_arch(node: dict) -> str:
+    return (node["metadata"].get("labels") or {}).get(ARCH_LABEL, "amd64")
 
 
 def _ready_status(node: dict) -> str | None:

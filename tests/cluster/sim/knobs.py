@@ -2,8 +2,9 @@
 
 The ConfigMap `machine-config-simulator` in openshift-machine-config-operator
 is seeded from the cluster settings (environment) by topology.seed and watched
-by the running simulator, so tests change timings or the extension allow-list
-without a restart. Pure: no I/O here.
+by the running simulator, so tests change timings, the release the simulator
+plays, the extension allow-list or images' users without a restart. Pure: no
+I/O here.
 """
 
 from __future__ import annotations
@@ -12,20 +13,9 @@ import logging
 import math
 from dataclasses import dataclass, fields
 
-log = logging.getLogger(__name__)
+from . import releases
 
-# SupportedExtensions() of MCO release-4.21 (the version the local cluster
-# reports): wasm is still there, it went away in 4.22 (mco.md 2.5).
-SUPPORTED_EXTENSIONS_4_21: dict[str, tuple[str, ...]] = {
-    "two-node-ha": ("pacemaker", "pcs", "fence-agents-all"),
-    "wasm": ("crun-wasm",),
-    "ipsec": ("NetworkManager-libreswan", "libreswan"),
-    "usbguard": ("usbguard",),
-    "kerberos": ("krb5-workstation", "libkadm5"),
-    "kernel-devel": ("kernel-devel", "kernel-headers"),
-    "sandboxed-containers": ("kata-containers",),
-    "sysstat": ("sysstat",),
-}
+log = logging.getLogger(__name__)
 
 # Where the MCO checks extensions (mco.md 2.5): "ignition" = release-4.18 and
 # later (render time, only MCs that carry spec.config); "always" = 4.16/4.17
@@ -38,6 +28,7 @@ TOPOLOGIES = ("standard", "compact", "sno")
 KEYS = {
     "renderDelaySeconds": "render_delay",
     "nodeUpdateSeconds": "node_update",
+    "openshiftVersion": "openshift_version",
     "supportedExtensions": "supported_extensions",
     "extensionValidation": "extension_validation",
     "topology": "topology",
@@ -45,6 +36,8 @@ KEYS = {
     "jobPodSeconds": "job_pod_seconds",
     "drainRetrySeconds": "drain_retry",
     "drainTimeoutSeconds": "drain_timeout",
+    "imageUsers": "image_users",
+    "defaultImageUser": "default_image_user",
 }
 
 
@@ -52,13 +45,43 @@ KEYS = {
 class Knobs:
     render_delay: float = 5.0  # renderDelay of the render controller
     node_update: float = 3.0  # one node's update, drain to uncordon
-    supported_extensions: tuple[str, ...] = tuple(SUPPORTED_EXTENSIONS_4_21)
-    extension_validation: str = "ignition"
+    openshift_version: str = releases.DEFAULT  # the release the simulator behaves as
+    supported_extensions: tuple[str, ...] | None = None  # None: the release's allow-list
+    extension_validation: str | None = None  # None: where the release validates
     topology: str = "standard"
     heartbeat: float = 30.0  # node Ready heartbeat and Lease renewal
     job_pod_seconds: float = 2.0  # a Job's pod runs this long, then Succeeded
     drain_retry: float = 5.0  # retry a drain blocked by a PodDisruptionBudget
     drain_timeout: float = 3600.0  # MCD: "failed to drain node ... after 1 hour"
+    image_users: tuple[tuple[str, str], ...] = ()  # image -> the USER of its config (kubelet runAsNonRoot)
+    default_image_user: str = "0"  # most images (ubi9/ubi-minimal ...) run as root
+
+    @property
+    def release(self) -> releases.Release:
+        return releases.release(self.openshift_version)
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """The allow-list in force: the knob, else the release's."""
+        if self.supported_extensions is not None:
+            return self.supported_extensions
+        return tuple(self.release.supported_extensions)
+
+    @property
+    def validation(self) -> str:
+        return self.extension_validation or self.release.extension_validation
+
+    def image_user(self, image: str) -> str:
+        """The user an image's config says it runs as (the knob's imageUsers, else defaultImageUser)."""
+        users = dict(self.image_users)
+        if image in users:
+            return users[image]
+        # an image named without tag or digest in the knob matches any tag or digest of it
+        repo = image.split("@", 1)[0]
+        last = repo.rsplit("/", 1)[-1]
+        if ":" in last:
+            repo = repo[: len(repo) - len(last)] + last.split(":", 1)[0]
+        return users.get(repo, self.default_image_user)
 
     @property
     def control_plane_topology(self) -> str:
@@ -80,10 +103,16 @@ class Knobs:
         return cls(**{f.name: values.get(f.name, getattr(base, f.name)) for f in fields(cls)})
 
     def to_data(self) -> dict[str, str]:
+        """ConfigMap data; knobs left to the release (None) are not written."""
         out = {}
         for key, attr in KEYS.items():
             v = getattr(self, attr)
-            out[key] = ",".join(v) if isinstance(v, tuple) else _fmt(v)
+            if v is None:
+                continue
+            if attr == "image_users":
+                out[key] = ",".join(f"{i}={u}" for i, u in v)
+            else:
+                out[key] = ",".join(v) if isinstance(v, tuple) else _fmt(v)
         return out
 
 
@@ -95,6 +124,20 @@ def _fmt(v: object) -> str:
 
 def _parse(attr: str, raw: str) -> object:
     raw = str(raw).strip()
+    if attr == "openshift_version":
+        return releases.release(raw).version
+    if attr == "image_users":
+        pairs = []
+        for item in raw.replace("\n", ",").split(","):
+            if not item.strip():
+                continue
+            image, sep, user = item.strip().rpartition("=")
+            if not sep or not image:
+                raise ValueError(f"{item!r} is not image=user")
+            pairs.append((image.strip(), user.strip()))
+        return tuple(pairs)
+    if attr == "default_image_user":
+        return raw
     if attr == "supported_extensions":
         return tuple(x for x in raw.replace(",", " ").split() if x)
     if attr == "extension_validation":

@@ -1,11 +1,13 @@
-"""The kubelets of the simulated nodes: pod status, sandbox errors, heartbeats.
+"""The kubelets of the simulated nodes: pod status, sandbox and container config errors, heartbeats.
 
 A pod the scheduler binds to a simulated node starts at once (Running, with a
 pod IP from the node's pod CIDR) if CRI-O on that node has the pod's runtime
-handler, as configured by the node's *current* rendered MachineConfig (see
-crio.py). Otherwise it stays Pending with the kubelet's FailedCreatePodSandBox
-event carrying CRI-O's error, retried as the kubelet does. Deleted pods are
-removed at once (there are no processes to stop). Jobs' pods finish.
+handler, as configured by the node's *current* rendered MachineConfig and the
+RPMs its extensions layered (see crio.py). Otherwise it stays Pending with the
+kubelet's FailedCreatePodSandBox event carrying CRI-O's error, retried as the
+kubelet does. A container that would run as root against runAsNonRoot waits
+with CreateContainerConfigError (verifyRunAsNonRoot). Deleted pods are removed
+at once (there are no processes to stop). Jobs' pods finish.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from . import crio, podstatus, render
+from . import crio, mcd, podstatus, releases, render
 from . import pools as P
-from .constants import CURRENT_CONFIG, EVENT_COMPONENT_KUBELET, POST_CONFIG_ACTION, REBOOTING
-from .knobs import SUPPORTED_EXTENSIONS_4_21
+from .constants import ARCH_LABEL, CURRENT_CONFIG, EVENT_COMPONENT_KUBELET, OS_ID_LABEL, SIM_REBOOTING
 from .kube import ApiError, now_micro, now_rfc3339, parse_time, pod_path, ref
 from .simulator import Requeue
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sim.kubelet")
 
 SANDBOX_RETRY = 20.0  # the kubelet's pod worker backs off; the event count goes up each time
+CONFIG_RETRY = 10.0  # a failed pod sync is retried after backOffPeriod (10 s, pkg/kubelet/kubelet.go)
 LEASE_NS = "kube-node-lease"
 
 
@@ -37,15 +39,24 @@ class Kubelet:
         self._attempts: dict[str, tuple[float, str]] = {}  # pod uid -> last sandbox attempt
 
     def crio_config(self, node: dict) -> crio.CrioConfig | str:
-        """CRI-O's runtime configuration on the node, or why CRI-O is down."""
+        """CRI-O's runtime configuration on the node (its current config), or why CRI-O is down."""
         name = P.annotations(node).get(CURRENT_CONFIG, "")
-        mc = self.sim.mcs.get(name) if name else None
-        key = (name, str((mc or {}).get("metadata", {}).get("resourceVersion")))
+        return self.crio_config_for(node, self.sim.mcs.get(name) if name else None)
+
+    def crio_config_for(self, node: dict, mc: dict | None) -> crio.CrioConfig | str:
+        """CRI-O's configuration on this node booted into `mc`, or CRI-O's start-up error."""
+        labels = node["metadata"].get("labels") or {}
+        os_name = releases.OS_OF_ID.get(labels.get(OS_ID_LABEL, "rhcos"), "rhcos")
+        arch = labels.get(ARCH_LABEL, "amd64")
+        rel = self.sim.knobs.release
+        md = (mc or {}).get("metadata", {})
+        key = (md.get("name", ""), str(md.get("resourceVersion")), os_name, arch, rel.version)
         got = self._crio.get(key)
         if got is None:
             try:
                 exts = ((mc or {}).get("spec") or {}).get("extensions") or []
-                got = crio.load(render.rendered_config(mc), exts, SUPPORTED_EXTENSIONS_4_21)
+                packages = mcd.installed_packages(exts, os_name, arch, rel)
+                got = crio.load(render.rendered_config(mc), sorted(packages), rel)
             except crio.CrioError as e:
                 got = str(e)
             if len(self._crio) > 500:
@@ -94,12 +105,56 @@ class Kubelet:
         if err:
             self._sandbox_failed(pod, node, host_ip, err, wrap=True)
             return
-        used = {(p.get("status") or {}).get("podIP") for p in sim.pods_on(P.name(node))}
-        cidr = (node.get("spec") or {}).get("podCIDR") or "10.128.0.0/23"
-        ip = host_ip if spec.get("hostNetwork") else podstatus.allocate_ip(cidr, {u for u in used if u})
+        ip = (pod.get("status") or {}).get("podIP")  # the sandbox exists already
+        if not ip:
+            used = {(p.get("status") or {}).get("podIP") for p in sim.pods_on(P.name(node))}
+            cidr = (node.get("spec") or {}).get("podCIDR") or "10.128.0.0/23"
+            ip = host_ip if spec.get("hostNetwork") else podstatus.allocate_ip(cidr, {u for u in used if u})
+        errors = self._config_errors(pod)
+        if errors:
+            self._config_failed(pod, node, host_ip, ip, errors)
+            return
         self._write_status(pod, podstatus.running(pod, host_ip, ip, now_rfc3339()))
         pod = sim.pods.get(key) or pod
         self._maybe_complete(pod, host_ip)
+
+    def _config_errors(self, pod: dict) -> dict[str, str]:
+        """generateContainerConfig's failures, by container (init containers first, as started)."""
+        knobs = self.sim.knobs
+        minor = int(knobs.release.kubernetes.split(".")[1])
+        spec = pod.get("spec") or {}
+        out: dict[str, str] = {}
+        for c in spec.get("initContainers") or []:
+            err = podstatus.verify_run_as_non_root(pod, c, knobs.image_user(c.get("image", "")), minor)
+            if err:
+                return {c["name"]: err}  # the next ones never start
+        for c in spec.get("containers") or []:
+            err = podstatus.verify_run_as_non_root(pod, c, knobs.image_user(c.get("image", "")), minor)
+            if err:
+                out[c["name"]] = err
+        return out
+
+    def _config_failed(self, pod: dict, node: dict, host_ip: str, ip: str, errors: dict[str, str]) -> None:
+        """startContainer's failure: a Warning event `Failed` "Error: <err>" per container, the pod
+        Pending with CreateContainerConfigError; the pod worker retries after its back-off."""
+        uid = pod["metadata"].get("uid", "")
+        msg = "; ".join(errors.values())
+        last = self._attempts.get(uid)
+        now = time.monotonic()
+        if last is not None and last[1] == msg and now - last[0] < CONFIG_RETRY:
+            raise Requeue(CONFIG_RETRY - (now - last[0]))
+        self._attempts[uid] = (now, msg)
+        status = podstatus.config_error(pod, host_ip, ip, now_rfc3339(), errors)
+        old = pod.get("status") or {}
+        if {k: old.get(k) for k in status} != status:
+            self._write_status(pod, status)
+        involved = ref({**pod, "apiVersion": "v1", "kind": "Pod"})
+        inits = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []}
+        for name, err in errors.items():
+            field = "initContainers" if name in inits else "containers"
+            self.sim.events.emit({**involved, "fieldPath": f"spec.{field}{{{name}}}"}, "Warning", "Failed",
+                                 f"Error: {err}", EVENT_COMPONENT_KUBELET, host=P.name(node))
+        raise Requeue(CONFIG_RETRY)
 
     def _maybe_complete(self, pod: dict, host_ip: str) -> None:
         after = podstatus.completes_after(pod, self.sim.knobs.job_pod_seconds)
@@ -182,7 +237,7 @@ class Kubelet:
 
 
 def _node_down(node: dict) -> bool:
-    if P.annotations(node).get(POST_CONFIG_ACTION) == REBOOTING:
+    if SIM_REBOOTING in P.annotations(node):
         return True
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":

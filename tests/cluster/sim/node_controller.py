@@ -33,6 +33,34 @@ class NodeController:
         self.sim = sim
         self.failures: dict[str, int] = {}
         self.reported: set[tuple[str, str]] = set()  # membership errors already announced
+        self.scheduler_deleted: set[str] = set()  # masters to make unschedulable (checkMasterNodesOnDelete)
+        self._no_scheduler_logged = False
+
+    def reconcile_master(self, name: str) -> None:
+        """reconcileMaster: a master's worker role and NoSchedule taint follow the Scheduler `cluster`'s
+        spec.mastersSchedulable; without that object nothing is done (getMastersSchedulable errors)."""
+        sim = self.sim
+        node = sim.nodes.get(name)
+        if node is None or not P.is_master(node) or node["metadata"].get("deletionTimestamp"):
+            self.scheduler_deleted.discard(name)
+            return
+        if name in self.scheduler_deleted:
+            schedulable = False
+        else:
+            sched = sim.schedulers.get("cluster")
+            if sched is None:
+                if not self._no_scheduler_logged:
+                    self._no_scheduler_logged = True
+                    log.info("getting scheduler config failed: scheduler.config.openshift.io \"cluster\" not found")
+                return
+            self._no_scheduler_logged = False
+            schedulable = bool((sched.get("spec") or {}).get("mastersSchedulable"))
+        labels, taints = P.master_reconcile(node, schedulable, sim.knobs.release.control_plane_label)
+        if labels or taints is not None:
+            sim.patch_node(node, labels=labels or None, spec={"taints": taints or None} if taints is not None
+                           else None)
+            log.info("node %s: master %s", name, "schedulable" if schedulable else "unschedulable")
+        self.scheduler_deleted.discard(name)
 
     def sync(self, name: str) -> None:
         sim = self.sim

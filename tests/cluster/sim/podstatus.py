@@ -218,3 +218,99 @@ def terminated(pod: Pod, host_ip: str, now: str, exit_code: int) -> dict:
 def sandbox_event_message(err: str) -> str:
     """The kubelet's FailedCreatePodSandBox message around CRI-O's gRPC error."""
     return f"Failed to create pod sandbox: rpc error: code = Unknown desc = {err}"
+
+
+# -- runAsNonRoot (pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot) ------------
+
+MAX_INT32 = 2**31 - 1
+
+
+def effective_security(pod: Pod, container: dict) -> dict:
+    """DetermineEffectiveSecurityContext, for runAsNonRoot and runAsUser: the container's win."""
+    psc = (pod.get("spec") or {}).get("securityContext") or {}
+    csc = container.get("securityContext") or {}
+    out = {}
+    for k in ("runAsNonRoot", "runAsUser"):
+        if csc.get(k) is not None:
+            out[k] = csc[k]
+        elif psc.get(k) is not None:
+            out[k] = psc[k]
+    return out
+
+
+def image_uid(user: str) -> tuple[int | None, str]:
+    """CRI-O's getUserFromImage (server/image_status.go) then the kubelet's getImageUser: "a:b" is
+    user a; a number is a uid; a name is a username; no user at all is uid 0 ("treat it as root")."""
+    user = (user or "").split(":", 1)[0]
+    if user == "":
+        return 0, ""
+    if user.isdigit():
+        return int(user), ""
+    return None, user
+
+
+def pod_desc(pod: Pod) -> str:
+    """format.Pod: name_namespace(uid)."""
+    md = pod["metadata"]
+    return f"{md.get('name')}_{md.get('namespace')}({md.get('uid', '')})"
+
+
+def verify_run_as_non_root(pod: Pod, container: dict, image_user: str, kube_minor: int = 34) -> str | None:
+    """The kubelet's error for a container that would run as root against runAsNonRoot, or None."""
+    sc = effective_security(pod, container)
+    if not sc.get("runAsNonRoot"):
+        return None
+    desc = f'(pod: "{pod_desc(pod)}", container: {container.get("name")})'
+    if sc.get("runAsUser") is not None:
+        return f"container's runAsUser breaks non-root policy {desc}" if sc["runAsUser"] == 0 else None
+    uid, username = image_uid(image_user)
+    if uid is None:
+        return (f"container has runAsNonRoot and image has non-numeric user ({username}), cannot verify user is "
+                f"non-root {desc}")
+    if uid == 0:
+        return f"container has runAsNonRoot and image will run as root {desc}"
+    if uid > MAX_INT32 and kube_minor >= 34:  # IsValidUserID; not in 1.30.14, in 1.34.4
+        return (f"container has runAsNonRoot and image has an invalid user id ({uid}). (Must be 1-({MAX_INT32})): "
+                f"must be between 0 and {MAX_INT32}, inclusive {desc}")
+    return None
+
+
+def config_error(pod: Pod, host_ip: str, pod_ip: str, now: str, errors: dict[str, str]) -> dict:
+    """The status of a pod whose sandbox runs but some containers fail generateContainerConfig:
+    those wait with CreateContainerConfigError and the error as message (kubelet_pods.go); an
+    init container failing holds every app container in PodInitializing."""
+    spec, old = pod.get("spec") or {}, pod.get("status") or {}
+    st = running(pod, host_ip, pod_ip, now)
+    inits = spec.get("initContainers") or []
+    init_failed = any(c["name"] in errors for c in inits)
+
+    def waiting(c: dict, reason: str, message: str = "") -> dict:
+        state = {"reason": reason, **({"message": message} if message else {})}
+        return {"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False, "started": False,
+                "restartCount": 0, "state": {"waiting": state}, "lastState": {}}
+
+    containers = spec.get("containers") or []
+    if init_failed:
+        st["initContainerStatuses"] = [waiting(c, "CreateContainerConfigError", errors[c["name"]])
+                                       if c["name"] in errors else waiting(c, "PodInitializing") for c in inits]
+        st["containerStatuses"] = [waiting(c, "PodInitializing") for c in containers]
+        not_ready = containers
+    else:
+        st["containerStatuses"] = [waiting(c, "CreateContainerConfigError", errors[c["name"]])
+                                   if c["name"] in errors else s
+                                   for c, s in zip(containers, st["containerStatuses"], strict=True)]
+        not_ready = [c for c in containers if c["name"] in errors]
+    msg = f"containers with unready status: {_names(not_ready)}"
+    conds = [_cond("PodReadyToStartContainers", "True", now, old=old)]
+    if init_failed:
+        conds.append(_cond("Initialized", "False", now, "ContainersNotInitialized",
+                           f"containers with incomplete status: {_names([c for c in inits if c['name'] in errors])}",
+                           old))
+    else:
+        conds.append(_cond("Initialized", "True", now, old=old))
+    conds += [_cond("Ready", "False", now, "ContainersNotReady", msg, old),
+              _cond("ContainersReady", "False", now, "ContainersNotReady", msg, old),
+              _scheduled(pod, now)]
+    st["phase"] = "Pending"
+    st["conditions"] = conds
+    return st

@@ -423,3 +423,46 @@ def served_config(pool: Pool) -> str:
     if status.get("updatedMachineCount", 0) > 0 or not (status.get("configuration") or {}).get("name"):
         return target(pool)
     return status["configuration"]["name"]
+
+
+# -- schedulable masters (pkg/controller/node/node_controller.go reconcileMaster) -------------------
+
+MASTER_LABEL = "node-role.kubernetes.io/master"
+WORKER_LABEL = "node-role.kubernetes.io/worker"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+MASTER_TAINT = {"key": MASTER_LABEL, "effect": "NoSchedule"}
+
+
+def is_master(node: Node) -> bool:
+    return MASTER_LABEL in (node["metadata"].get("labels") or {})
+
+
+def master_reconcile(node: Node, schedulable: bool, control_plane_label: bool
+                     ) -> tuple[dict[str, str | None], list[dict] | None]:
+    """What reconcileMaster changes on a master: (label patch, new taints or None).
+
+    Schedulable: add the worker role label, remove the master NoSchedule taint
+    (matched by key and effect); not: the reverse (makeMasterNodeSchedulable /
+    makeMasterNodeUnSchedulable, release-4.14 node_controller.go:297-349). From
+    release-4.16 it first adds the control-plane role label if missing
+    (updateMasterNodeControlPlaneLabel, 4.16:518-524).
+    """
+    labels = node["metadata"].get("labels") or {}
+    patch: dict[str, str | None] = {}
+    if control_plane_label and CONTROL_PLANE_LABEL not in labels:
+        patch[CONTROL_PLANE_LABEL] = ""
+    taints = list((node.get("spec") or {}).get("taints") or [])
+    tainted = any(t.get("key") == MASTER_TAINT["key"] and t.get("effect") == MASTER_TAINT["effect"] for t in taints)
+    new_taints: list[dict] | None = None
+    if schedulable:
+        if WORKER_LABEL not in labels:
+            patch[WORKER_LABEL] = ""
+        if tainted:
+            new_taints = [t for t in taints if not (t.get("key") == MASTER_TAINT["key"]
+                                                    and t.get("effect") == MASTER_TAINT["effect"])]
+    else:
+        if WORKER_LABEL in labels:
+            patch[WORKER_LABEL] = None
+        if not tainted:
+            new_taints = [*taints, dict(MASTER_TAINT)]
+    return patch, new_taints

@@ -19,7 +19,6 @@ from .constants import (
     EXTENSIONS_IMAGE,
     GENERATED_BY,
     MCO_API,
-    OPENSHIFT_VERSION,
     OS_IMAGE_URL,
     OS_IMAGE_URL_OVERRIDDEN,
     RELEASE_IMAGE_VERSION,
@@ -79,13 +78,13 @@ def validate_machine_config(spec: dict, knobs: Knobs) -> None:
         except ignition.IgnitionError as e:
             raise RenderError(str(e)) from None
     exts = spec.get("extensions") or []
-    check = {"ignition": has_config, "always": True, "daemon": False}[knobs.extension_validation]
+    check = {"ignition": has_config, "always": True, "daemon": False}[knobs.validation]
     if exts and check:
         validate_extensions(exts, knobs)
 
 
 def validate_extensions(exts: list[str], knobs: Knobs) -> None:
-    invalid = [e for e in exts if e not in knobs.supported_extensions]
+    invalid = [e for e in exts if e not in knobs.extensions]
     if invalid:
         raise RenderError(f"invalid extensions found: {go_list(invalid)}")
 
@@ -95,11 +94,14 @@ def go_list(items: list[str]) -> str:
     return "[" + " ".join(items) + "]"
 
 
-def merge_order(configs: list[dict]) -> list[dict]:
-    """Worker-role configs first, then the rest, each by name (MergeMachineConfigs)."""
+def merge_order(configs: list[dict], worker_first: bool = True) -> list[dict]:
+    """MergeMachineConfigs' order: from release-4.15 worker-role configs first, then the rest, each
+    by name (helpers.go, commit 2750c2f20); release-4.14 sorts them all by name (helpers.go:81)."""
+    if not worker_first:
+        return sorted(configs, key=_name)
     for mc in configs:
         if mc["metadata"].get("labels") is None:
-            raise RenderError(f"cannot find label in MachineConfig {_name(mc)}")
+            raise RenderError(f"Cannot find label in MachineConfig {_name(mc)}")  # capital C, as in helpers.go
     workers = sorted((c for c in configs if c["metadata"]["labels"].get(ROLE_LABEL) == "worker"), key=_name)
     others = sorted((c for c in configs if c["metadata"]["labels"].get(ROLE_LABEL) != "worker"), key=_name)
     return workers + others
@@ -170,10 +172,10 @@ def generate(pool: dict, configs: list[dict], knobs: Knobs) -> Rendered:
                               f"(my version: {CONTROLLER_VERSION})")
     for mc in configs:
         validate_machine_config(_spec(mc), knobs)
-    ordered = merge_order(configs)
+    ordered = merge_order(configs, knobs.release.worker_first_merge)
     spec = merge_machine_configs(ordered)
     name = rendered_name(pool["metadata"]["name"], spec)
-    annotations = {GENERATED_BY: CONTROLLER_VERSION, RELEASE_IMAGE_VERSION: OPENSHIFT_VERSION}
+    annotations = {GENERATED_BY: CONTROLLER_VERSION, RELEASE_IMAGE_VERSION: knobs.release.full_version}
     if spec["osImageURL"] != OS_IMAGE_URL:
         annotations[OS_IMAGE_URL_OVERRIDDEN] = "true"
         if ((pool.get("spec") or {}).get("osImageStream") or {}).get("name"):
@@ -293,7 +295,8 @@ def render(pool: dict, mcs: list[dict], knobs: Knobs, current: dict | None) -> R
     try:
         rendered = generate(pool, configs, knobs)
         if current is not None:
-            reconcile_check(current, rendered.machine_config, merge_order(configs))
+            reconcile_check(current, rendered.machine_config,
+                            merge_order(configs, knobs.release.worker_first_merge))
     except RenderError as e:
         raise RenderError(f"could not generate rendered MachineConfig: {e}") from None
     size = len(json.dumps(rendered.machine_config, separators=(",", ":")))

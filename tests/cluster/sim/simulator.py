@@ -7,6 +7,7 @@ Keys of the queue and who handles them:
   ("drain", node)    the drain controller's part for that node (daemon.py)
   ("pod", ns/name)   the kubelet of the pod's node (kubelet.py)
   ("heartbeat", node) Ready heartbeat and Lease (kubelet.py)
+  ("master", node)   schedulable masters (node_controller.py reconcile_master)
 
 Everything the simulation knows is in the API (node annotations and
 conditions, pools, MachineConfigs); the only memory is timers and caches,
@@ -34,9 +35,16 @@ from .constants import (
     KNOBS_CONFIGMAP,
     KNOBS_NAMESPACE,
     LAST_APPLIED_DRAIN,
+    SCHEDULER_PATH,
 )
 from .knobs import Knobs
 from .kube import ApiError, Events, Informer, Kube, WorkQueue, cm_path, mc_path, mcp_path, node_path
+from .releases import Release
+
+
+def user_agent(release: Release) -> str:
+    """The simulator's user agent names the release it plays (the audit log shows it)."""
+    return f"machine-config-simulator/{release.version}"
 
 log = logging.getLogger("sim")
 
@@ -70,7 +78,11 @@ class Simulator:
                                        name="runtimeclasses")
         self.knob_cm = Informer(kube, cm_path(KNOBS_NAMESPACE), self._on_knobs, name="knobs",
                                 field_selector=f"metadata.name={KNOBS_CONFIGMAP}")
-        self.informers = [self.knob_cm, self.mcs, self.pools, self.nodes, self.runtimeclasses, self.pods]
+        # config.openshift.io Schedulers: its CRD may come later (the informer relists until it is served)
+        self.schedulers = Informer(kube, SCHEDULER_PATH, self._on_scheduler, name="schedulers")
+        self.informers = [self.knob_cm, self.mcs, self.pools, self.nodes, self.runtimeclasses, self.pods,
+                          self.schedulers]
+        self.optional = {self.schedulers.name}  # not waited for at start
         self.render = RenderController(self)
         self.node_controller = NodeController(self)
         self.daemon = Daemon(self)
@@ -83,6 +95,7 @@ class Simulator:
             "drain": self.drain.sync,
             "pod": self.kubelet.sync_pod,
             "heartbeat": self.kubelet.heartbeat,
+            "master": self.node_controller.reconcile_master,
         }
         self._started = False
 
@@ -96,6 +109,8 @@ class Simulator:
             inf.start()
         deadline = time.monotonic() + sync_timeout
         for inf in self.informers:
+            if inf.name in self.optional:
+                continue
             if not inf.synced.wait(max(0.0, deadline - time.monotonic())):
                 raise RuntimeError(f"the {inf.name} informer did not sync in {sync_timeout:.0f}s")
         self._started = True
@@ -124,6 +139,8 @@ class Simulator:
             name = P.name(n)
             self.queue.add(("daemon", name))
             self.queue.add(("drain", name))
+            if P.is_master(n):
+                self.queue.add(("master", name))
             self.queue.add_after(("heartbeat", name), random.uniform(0.5, max(1.0, self.knobs.heartbeat)))
         for pod in self.pods.items():
             if (pod.get("spec") or {}).get("nodeName"):
@@ -197,6 +214,8 @@ class Simulator:
             self.daemon.forget(name)
             return
         self.queue.add(("daemon", name))
+        if P.is_master(new):
+            self.queue.add(("master", name))  # reconcileMaster on every master add/update
         ann_old = (old or {}).get("metadata", {}).get("annotations") or {}
         ann_new = new["metadata"].get("annotations") or {}
         if ann_old.get(DESIRED_DRAIN) != ann_new.get(DESIRED_DRAIN) or ann_new.get(DESIRED_DRAIN) != ann_new.get(
@@ -287,15 +306,28 @@ class Simulator:
                     and (pod.get("status") or {}).get("phase") == "Pending"):
                 self.queue.add(("pod", _pod_key(pod)))
 
+    def _on_scheduler(self, old: dict | None, new: dict | None) -> None:
+        if not self._started or (new or old or {}).get("metadata", {}).get("name") != "cluster":
+            return
+        if new is not None and old is not None and old.get("spec") == new.get("spec"):
+            return  # checkMasterNodesOnUpdate: only a spec change
+        masters = [P.name(n) for n in self.nodes.items() if P.is_master(n)]
+        if new is None:
+            self.node_controller.scheduler_deleted.update(masters)
+        for name in masters:
+            self.queue.add(("master", name))
+
     def _on_knobs(self, old: dict | None, new: dict | None) -> None:
         before = self.knobs
         self.knobs = Knobs.from_data((new or {}).get("data"))
         if self.knobs != before:
             log.info("knobs: %s", self.knobs)
+        if before.openshift_version != self.knobs.openshift_version:
+            self.kube.api.user_agent = user_agent(self.knobs.release)
         if not self._started:
             return
-        if (before.supported_extensions, before.extension_validation) != (
-                self.knobs.supported_extensions, self.knobs.extension_validation):
+        if (before.extensions, before.validation, before.openshift_version) != (
+                self.knobs.extensions, self.knobs.validation, self.knobs.openshift_version):
             for p in self.pools.items():
                 self.queue.add_after(("render", P.name(p)), self.knobs.render_delay)
         if before.heartbeat != self.knobs.heartbeat:
@@ -308,7 +340,8 @@ class Simulator:
     # -- writes (with the result fed back into the caches) ------------------------------
 
     def patch_node(self, node: dict, *, annotations: dict[str, str | None] | None = None,
-                   spec: dict | None = None, precondition: bool = True) -> dict | None:
+                   spec: dict | None = None, precondition: bool = True,
+                   labels: dict[str, str | None] | None = None) -> dict | None:
         """Merge-patches a node; with `precondition`, only if it is still the version we saw.
 
         A conflict refreshes the cache and requeues the caller's key, so every
@@ -320,6 +353,8 @@ class Simulator:
             body["metadata"]["resourceVersion"] = node["metadata"]["resourceVersion"]
         if annotations:
             body["metadata"]["annotations"] = annotations
+        if labels:
+            body["metadata"]["labels"] = labels
         if spec is not None:
             body["spec"] = spec
         try:

@@ -32,6 +32,7 @@ from .constants import (
     CURRENT_CONFIG,
     DEGRADED,
     DESIRED_CONFIG,
+    FAULT_CRIO,
     FAULT_FAIL,
     FAULT_HANG,
     INITIAL_ANNOTATION,
@@ -87,12 +88,20 @@ def knobs(api: client.ApiClient | Kube) -> Knobs:
     return Knobs.from_data(kube(api).get(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP)).get("data"))
 
 
+def _knob_value(v: Any) -> str:
+    if isinstance(v, dict):  # image_users
+        return ",".join(f"{i}={u}" for i, u in v.items())
+    return ",".join(v) if isinstance(v, (list, tuple)) else str(v)
+
+
 def configure(api: client.ApiClient | Kube, **values: Any) -> dict[str, str]:
     """Changes knobs of the running simulator; returns the previous ConfigMap data.
 
-    Names: render_delay, node_update, supported_extensions (list), extension_validation,
-    topology, heartbeat, job_pod_seconds, drain_retry, drain_timeout. It takes
-    effect within milliseconds (the simulator watches the ConfigMap).
+    Names: render_delay, node_update, openshift_version (simulator behaviour only:
+    the API server's version stays), supported_extensions (list), extension_validation,
+    topology, heartbeat, job_pod_seconds, drain_retry, drain_timeout, image_users
+    ({image: user}), default_image_user. It takes effect within milliseconds (the
+    simulator watches the ConfigMap).
     """
     k = kube(api)
     cm = k.get(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP))
@@ -104,7 +113,7 @@ def configure(api: client.ApiClient | Kube, **values: Any) -> dict[str, str]:
         key = _KNOB_ARGS.get(attr)
         if key is None:
             raise TypeError(f"unknown knob {attr!r}; one of {', '.join(sorted(_KNOB_ARGS))}")
-        data[key] = ",".join(v) if isinstance(v, (list, tuple)) else str(v)
+        data[key] = _knob_value(v)
     if data:
         k.merge_patch(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP), {"data": data})
         time.sleep(0.15)  # the simulator's watch delivers it in a few milliseconds
@@ -112,13 +121,19 @@ def configure(api: client.ApiClient | Kube, **values: Any) -> dict[str, str]:
 
 
 def initial_settings(api: client.ApiClient | Kube) -> dict[str, Any]:
-    """What the cluster was created with (topology, workers, not_virt and the knobs' data)."""
+    """What the cluster was created with: its shape (topo.Shape.to_json) and the knobs' data."""
     cm = kube(api).get(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP))
     raw = (cm["metadata"].get("annotations") or {}).get(INITIAL_ANNOTATION)
     if raw:
         return json.loads(raw)
     data = cm.get("data") or {}
-    return {"topology": data.get("topology", "standard"), "workers": 3, "not_virt": [], "data": data}
+    return {**topo.Shape(topology=data.get("topology", "standard")).to_json(), "data": data}
+
+
+def set_masters_schedulable(api: client.ApiClient | Kube, schedulable: bool) -> bool:
+    """Sets the Scheduler `cluster`'s spec.mastersSchedulable (the node controller then reconciles
+    every master); False if the Scheduler API is not served."""
+    return topo.set_masters_schedulable(kube(api), schedulable)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -173,6 +188,16 @@ def set_fault(api: client.ApiClient | Kube, node: str, reason: str = "simulated 
 
 def clear_fault(api: client.ApiClient | Kube, node: str) -> None:
     _annotate(api, node, {FAULT_FAIL: None})
+
+
+def crio_fails(api: client.ApiClient | Kube, node: str, error: str = "simulated CRI-O failure") -> None:
+    """After its next reboot CRI-O exits with `error` on the node: it stays NotReady, unreported."""
+    _annotate(api, node, {FAULT_CRIO: error})
+
+
+def crio_recovers(api: client.ApiClient | Kube, node: str) -> None:
+    """Removes the crio-fails fault; a node stuck on it finishes booting (systemd restarts CRI-O)."""
+    _annotate(api, node, {FAULT_CRIO: None})
 
 
 def hang(api: client.ApiClient | Kube, node: str, phase: str = "apply") -> None:
@@ -447,11 +472,18 @@ def _free_index(k: Kube) -> int:
 
 def add_node(api: client.ApiClient | Kube, name: str, role: str = "worker", *, zone: str | None = None,
              virt: bool = True, labels: dict[str, str] | None = None, wait: bool = True,
-             timeout: float = 30.0) -> dict:
-    """A node joining the cluster; the simulator boots it with its pool's current config."""
+             timeout: float = 30.0, arch: str = "amd64", nfd: bool = True, os: str | None = None) -> dict:
+    """A node joining the cluster; the simulator boots it with its pool's current config.
+
+    `role` is worker, master, infra (worker + infra) or master+worker; the node
+    runs the cluster's release and (unless `os` says otherwise) its OS.
+    """
     k = kube(api)
-    roles = ("master", "worker") if role == "master+worker" else (role,)
-    body = topo.build_node(name, roles, _free_index(k), virt=virt, zone=zone, labels=labels)
+    roles = {"master+worker": ("master", "worker"), "infra": ("worker", "infra")}.get(role, (role,))
+    init = initial_settings(k)
+    rel = knobs(k).release
+    body = topo.build_node(name, roles, _free_index(k), virt=virt, zone=zone, labels=labels, arch=arch, nfd=nfd,
+                           os_name=os or init.get("os", "rhcos"), release=rel)
     k.create(node_path(), body)
     if not wait:
         return k.get(node_path(name))
@@ -466,9 +498,9 @@ def remove_node(api: client.ApiClient | Kube, name: str) -> None:
 
 # -- reset -------------------------------------------------------------------------------
 
-def _restore_base_mcs(k: Kube) -> None:
+def _restore_mcs(k: Kube, base: list[dict]) -> None:
+    """Deletes every MachineConfig that is neither in `base` nor rendered; restores the base ones."""
     existing = {mc["metadata"]["name"]: mc for mc in k.get(mc_path()).get("items") or []}
-    base = [mc for role in ("master", "worker") for mc in topo.base_machine_configs(role)]
     base_names = {mc["metadata"]["name"] for mc in base}
     for name in existing:
         if name not in base_names and not name.startswith(RENDERED_PREFIX):
@@ -495,10 +527,16 @@ def _on_conflict_retry(fn: Callable[[], None], attempts: int = 20) -> None:
             time.sleep(0.05)
 
 
-def _restore_pool(k: Kube, name: str) -> None:
+def _wanted_pools(shape: topo.Shape) -> dict[str, dict]:
+    """Pool name -> its spec (without configuration) in a fresh cluster of that shape."""
+    out = {name: {"machineConfigSelector": mcs, "nodeSelector": ns} for name, (mcs, ns) in SHIPPED_SELECTORS.items()}
+    if shape.infra:
+        out[topo.INFRA_POOL] = topo.infra_pool()["spec"]
+    return out
+
+
+def _restore_pool(k: Kube, name: str, want: dict) -> None:
     p = k.get(mcp_path(name))
-    mcs, ns = SHIPPED_SELECTORS[name]
-    want = {"machineConfigSelector": mcs, "nodeSelector": ns}
     if {key: v for key, v in p["spec"].items() if key != "configuration"} == want:
         return
     spec = dict(want)
@@ -509,58 +547,93 @@ def _restore_pool(k: Kube, name: str) -> None:
     k.request("PUT", mcp_path(name), body=body)
 
 
-def _restore_pools(k: Kube) -> None:
+def _restore_pools(k: Kube, wanted: dict[str, dict]) -> None:
+    existing = set()
     for p in k.get(mcp_path()).get("items") or []:
         name = P.name(p)
-        if name not in SHIPPED_SELECTORS:
+        if name not in wanted:
             with contextlib.suppress(ApiError):
                 k.delete(mcp_path(name))
             continue
-        _on_conflict_retry(lambda name=name: _restore_pool(k, name))
-    wait_for(lambda: {P.name(p) for p in k.get(mcp_path()).get("items") or []} <= set(SHIPPED_SELECTORS),
+        existing.add(name)
+        _on_conflict_retry(lambda name=name: _restore_pool(k, name, wanted[name]))
+    wait_for(lambda: {P.name(p) for p in k.get(mcp_path()).get("items") or []} <= set(wanted),
              30, what="custom pools deleted")
+    for name in set(wanted) - existing:
+        k.create(mcp_path(), topo.infra_pool() if name == topo.INFRA_POOL else {
+            "apiVersion": MCO_API, "kind": "MachineConfigPool", "metadata": {"name": name}, "spec": wanted[name]})
 
 
-def _expected_render(k: Kube, name: str, knob: Knobs) -> str:
+def _expected_render(k: Kube, name: str, knob: Knobs, mcs: list[dict]) -> str:
     p = k.get(mcp_path(name))
-    mcs = [mc for role in ("master", "worker") for mc in topo.base_machine_configs(role)]
     return render.generate(p, render.select_configs(p, mcs), knob).name
 
 
+def _knob_patch(data: dict[str, str], current: dict[str, str]) -> dict[str, str | None]:
+    """A merge patch that makes the simulator's knobs exactly `data` (the others back to their defaults)."""
+    return {**{key: None for key in current if key in KEYS and key not in data}, **data}
+
+
 def reset(api: client.ApiClient | Kube, *, topology: str | None = None, workers: int | None = None,
-          not_virt: Iterable[str] | None = None, timeout: float = 120.0, **knob_values: Any) -> None:
+          not_virt: Iterable[str] | None = None, masters_schedulable: bool | None = None, infra: int | None = None,
+          arch: dict[str, str] | str | None = None, no_nfd: Iterable[str] | None = None,
+          machine_configs: Iterable[str] | None = None, os: str | None = None, timeout: float = 120.0,
+          **knob_values: Any) -> None:
     """Brings the cluster back to a freshly installed state, quickly.
 
-    Deletes every node, the MachineConfigs that are not the base ones and the
-    custom pools; restores the base MachineConfigs and the default pools'
-    spec; recreates the nodes of the topology (topology, workers, not_virt;
-    default: what the cluster was created with), which boot straight into the
-    base config (no rollout, every reboot counter at 0); sets the knobs to
-    their initial values overridden by `knob_values` (e.g. render_delay=1,
-    node_update=0.5); waits until everything is settled. Pods, namespaces and
-    RuntimeClasses of tests are left alone.
+    Deletes every node, the MachineConfigs that are neither base nor preset
+    ones and the custom pools; restores the base MachineConfigs, the presets
+    and the pools' spec (with the infra pool when there are infra nodes) and
+    the Scheduler's mastersSchedulable; recreates the nodes of the shape, which
+    boot straight into the base config (no rollout, every reboot counter at 0);
+    sets the knobs to their initial values overridden by `knob_values` (e.g.
+    render_delay=1, node_update=0.5); waits until everything is settled. Shape
+    arguments default to what the cluster was created with, except that another
+    topology takes its own default worker count and masters_schedulable False.
+    Pods, namespaces and RuntimeClasses of tests are left alone. The OpenShift
+    version cannot change here (the API server's flags fix it).
     """
+    if "openshift_version" in knob_values:
+        raise TypeError("reset cannot change the OpenShift version (the API server's flags fix it); "
+                        "use configure(openshift_version=...) for the simulator's behaviour only")
     k = kube(api)
     init = initial_settings(k)
-    shape = topology or init.get("topology", "standard")
-    n_workers = init.get("workers", 3) if workers is None else workers
-    nv = tuple(init.get("not_virt", ()) if not_virt is None else not_virt)
-    final = Knobs.from_data({**init.get("data", {}), "topology": shape})
-    final = Knobs.from_data({**final.to_data(), **{_KNOB_ARGS[a]: (",".join(v) if isinstance(v, (list, tuple))
-                                                                   else str(v))
+    first = topo.Shape.from_json(init)
+    shape_topology = topology or first.topology
+    same = shape_topology == first.topology
+    shape = topo.Shape.make(
+        topology=shape_topology,
+        workers=workers if workers is not None else (first.workers if same else None),
+        masters_schedulable=(first.masters_schedulable if same else False) if masters_schedulable is None
+        else masters_schedulable,
+        infra=first.infra if infra is None else infra,
+        arch=dict(first.arch) if arch is None else arch,
+        not_virt=first.not_virt if not_virt is None else tuple(not_virt),
+        no_nfd=first.no_nfd if no_nfd is None else tuple(no_nfd),
+        machine_configs=first.machine_configs if machine_configs is None else tuple(machine_configs),
+        os=os or first.os,
+    )
+    final = Knobs.from_data({**init.get("data", {}), "topology": shape.topology})
+    final = Knobs.from_data({**final.to_data(), **{_KNOB_ARGS[a]: _knob_value(v)
                                                    for a, v in knob_values.items() if v is not None}})
+    rel = final.release
+    base = [mc for role in ("master", "worker") for mc in topo.base_machine_configs(role, rel)]
+    base += topo.preset_machine_configs(shape.machine_configs, rel)
+    cm = k.get(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP))
     # Fast renders while resetting; the final knobs at the end.
-    k.merge_patch(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP),
-                  {"data": {**final.to_data(), "renderDelaySeconds": "0", "nodeUpdateSeconds": "0.2"}})
+    k.merge_patch(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP), {"data": _knob_patch(
+        {**final.to_data(), "renderDelaySeconds": "0", "nodeUpdateSeconds": "0.2"}, cm.get("data") or {})})
     time.sleep(0.15)
     for n in k.get(node_path()).get("items") or []:
         with contextlib.suppress(ApiError):
             k.delete(node_path(P.name(n)))
     wait_for(lambda: not k.get(node_path()).get("items"), 30, what="nodes deleted")
-    _restore_base_mcs(k)
-    _restore_pools(k)
-    for name in SHIPPED_SELECTORS:
-        expected = _expected_render(k, name, final)
+    _restore_mcs(k, base)
+    wanted = _wanted_pools(shape)
+    _restore_pools(k, wanted)
+    topo.set_masters_schedulable(k, shape.schedulable)
+    for name in wanted:
+        expected = _expected_render(k, name, final, base)
 
         def done(name: str = name, expected: str = expected) -> bool:
             p = k.get(mcp_path(name))
@@ -569,9 +642,11 @@ def reset(api: client.ApiClient | Kube, *, topology: str | None = None, workers:
                     and st.get("observedGeneration") == p["metadata"].get("generation"))
 
         wait_for(done, timeout, what=f"pool {name} re-rendered to {expected}")
-    topo.create_nodes(k, shape, n_workers, nv)
+    topo.create_nodes(k, shape, rel)
     topo.wait_settled(k, timeout)
-    k.merge_patch(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP), {"data": final.to_data()})
+    cm = k.get(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP))
+    k.merge_patch(cm_path(KNOBS_NAMESPACE, KNOBS_CONFIGMAP), {"data": _knob_patch(final.to_data(),
+                                                                                  cm.get("data") or {})})
     _delete_unused_rendered(k)
     time.sleep(0.15)
 

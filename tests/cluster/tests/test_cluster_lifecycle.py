@@ -6,12 +6,13 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from localcluster import LocalCluster, Settings
+from localcluster import ClusterError, LocalCluster, Settings
 from localcluster.cluster import HERE
 
 
@@ -122,3 +123,73 @@ def test_build_with_a_refused_module_names_the_command(tmp_path):
     assert "go mod download" in proc.stderr
     assert "GOPROXY=off" in proc.stderr  # go's own reason is shown
     subprocess.run(["chmod", "-R", "u+w", str(tmp_path)], check=False)  # the module cache is read-only
+
+
+SUPPORTED_LINE = ("CLUSTER_OPENSHIFT_VERSION=4.9 is not supported; "
+                  "use one of 4.14, 4.15, 4.16, 4.17, 4.18, 4.19, 4.20, 4.21")
+
+
+def test_unknown_openshift_version_is_one_line(tmp_path):
+    with pytest.raises(ClusterError) as e:
+        Settings.from_env({"CLUSTER_OPENSHIFT_VERSION": "4.9"})
+    assert str(e.value) == SUPPORTED_LINE
+    env = dict(os.environ, CLUSTER_OPENSHIFT_VERSION="4.9", PYTHONPATH=str(HERE))
+    proc = subprocess.run([sys.executable, "-m", "localcluster", "--dir", str(tmp_path / "c"), "up"],
+                          env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == f"error: {SUPPORTED_LINE}\n"
+    assert not (tmp_path / "c").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, {"openshift_version": "4.21", "topology": "standard", "workers": 3, "masters_schedulable": False}),
+    ({"CLUSTER_OPENSHIFT_VERSION": "4.16.3"}, {"openshift_version": "4.16"}),
+    ({"CLUSTER_TOPOLOGY": "compact"}, {"workers": 0, "masters_schedulable": True}),
+    ({"CLUSTER_TOPOLOGY": "sno", "CLUSTER_WORKERS": "2"}, {"workers": 2, "masters_schedulable": True}),
+    ({"CLUSTER_MASTERS_SCHEDULABLE": "true", "CLUSTER_INFRA_NODES": "2"}, {"masters_schedulable": True, "infra": 2}),
+    ({"CLUSTER_NODE_ARCH": "worker-1=arm64, worker-2=s390x"}, {"arch": {"worker-1": "arm64", "worker-2": "s390x"}}),
+    ({"CLUSTER_NO_NFD_NODES": "all", "CLUSTER_NOT_VIRT_NODES": "worker-0"},
+     {"no_nfd": ("all",), "not_virt": ("worker-0",)}),
+    ({"CLUSTER_MACHINECONFIGS": "ipsec,osc-leftover", "CLUSTER_OS": "scos"},
+     {"machine_configs": ("ipsec", "osc-leftover"), "os": "scos"}),
+])
+def test_settings_from_env(env, expected):
+    s = Settings.from_env(env)
+    assert {k: getattr(s, k) for k in expected} == expected
+    assert Settings.from_state(json.loads(json.dumps(s.to_state()))) == s  # as state.json keeps them
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"CLUSTER_TOPOLOGY": "hcp"}, "CLUSTER_TOPOLOGY=hcp is not supported; use standard, compact or sno"),
+    ({"CLUSTER_WORKERS": "two"}, "CLUSTER_WORKERS=two is not supported; use a number, 0 or more"),
+    ({"CLUSTER_MASTERS_SCHEDULABLE": "maybe"}, "CLUSTER_MASTERS_SCHEDULABLE=maybe is not supported; use true or false"),
+    ({"CLUSTER_NODE_ARCH": "worker-1=x86_64"},
+     "CLUSTER_NODE_ARCH=worker-1=x86_64 is not supported; "
+     "use node=arch pairs, arch one of amd64, arm64, ppc64le, s390x"),
+    ({"CLUSTER_NODE_ARCH": "worker-7=arm64"}, "CLUSTER_NODE_ARCH=worker-7=arm64 is not supported; use names of this "
+     "cluster's nodes: master-0, master-1, master-2, worker-0, worker-1, worker-2"),
+    ({"CLUSTER_NO_NFD_NODES": "infra-0"}, "CLUSTER_NO_NFD_NODES=infra-0 is not supported; use names of this "
+     "cluster's nodes: master-0, master-1, master-2, worker-0, worker-1, worker-2, or all"),
+    ({"CLUSTER_MACHINECONFIGS": "kdump"},
+     "CLUSTER_MACHINECONFIGS=kdump is not supported; use a list of ipsec, osc-leftover"),
+    ({"CLUSTER_MACHINECONFIGS": "ipsec", "CLUSTER_OPENSHIFT_VERSION": "4.14"},
+     "CLUSTER_MACHINECONFIGS=ipsec needs OpenShift 4.15 or later: the network operator creates "
+     "80-ipsec-master-extensions and 80-ipsec-worker-extensions from release-4.15 (this cluster is 4.14)"),
+    ({"CLUSTER_OS": "ubuntu"}, "CLUSTER_OS=ubuntu is not supported; use one of rhcos, scos, fcos"),
+])
+def test_bad_knob_is_one_line(env, message):
+    with pytest.raises(ClusterError) as e:
+        Settings.from_env(env)
+    assert str(e.value) == message
+
+
+def test_openshift_api_download_failure_is_one_line(tmp_path):
+    env = _build_env(PATH=os.environ["PATH"], SANDBOXED_CONTAINERS_CACHE=str(tmp_path / "cache"),
+                     GOMODCACHE=str(tmp_path / "mod"), GOPROXY="off", GOCACHE=str(tmp_path / "gocache"),
+                     HOME=os.environ.get("HOME", str(tmp_path)), PYTHONPATH=str(HERE))
+    code = "from localcluster import openshift_api as o\ntry:\n o.crd_files()\nexcept Exception as e:\n print(e)"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    out = proc.stdout.strip()
+    assert "\n" not in out
+    assert out.startswith("cannot download github.com/openshift/api@v0.0.0-")
+    assert "GOPROXY=off" in out

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from kubernetes import client
 
 from sim import testing as st
 from sim.constants import CURRENT_CONFIG, DESIRED_CONFIG, REASON, STATE
-from sim.kube import ApiError, mc_path
+from sim.kube import ApiError, mc_path, parse_time
 
 
 def conds(p: dict) -> dict[str, dict]:
@@ -173,17 +174,63 @@ def test_hang_while_rebooting(sim):
     assert st.reboots(sim)["worker-0"] == 1
 
 
-def test_invalid_crio_dropin_degrades_the_node(sim):
+def _lease_renewed(api, node: str) -> float:
+    lease = st.kube(api).get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
+    return parse_time(lease["spec"]["renewTime"]) or 0.0
+
+
+def _assert_stuck_not_ready(api, node: str, old_config: str, seconds: float = 10.0) -> None:
+    """CRI-O exits after the reboot, so the kubelet cannot start: the node stays NotReady, nothing reports,
+    the pool waits with one unavailable machine and never turns Degraded."""
+    st.wait_for(lambda: st.reboots(api)[node] == 1, timeout=30, what=f"{node} rebooted")
+    renewed = _lease_renewed(api, node)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        p = st.pool(api, "worker")
+        assert not st.is_degraded(p), p["status"]["conditions"]
+        time.sleep(0.5)
+    n = next(x for x in st.nodes(api) if x["metadata"]["name"] == node)
+    a = n["metadata"]["annotations"]
+    ready = next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["message"]) == ("Unknown", "Kubelet stopped posting node status.")
+    assert {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"} in n["spec"]["taints"]
+    assert a[STATE] == "Working" and a[CURRENT_CONFIG] == old_config and a.get(REASON, "") == ""
+    assert a["machineconfiguration.openshift.io/post-config-action"] == "Rebooting"  # the MCD never ran again
+    assert n["spec"].get("unschedulable") is True
+    assert _lease_renewed(api, node) == renewed
+    p = st.pool(api, "worker")
+    assert st.machine_count(p)["unavailable"] == 1 and st.machine_count(p)["degraded"] == 0
+    assert conds(p)["Updating"]["status"] == "True"
+    assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0, "worker-0": 1, "worker-1": 0,
+                               "worker-2": 0}
+
+
+def test_invalid_crio_dropin_leaves_the_node_not_ready(sim):
+    # Was: the daemon went Degraded before the reboot. The MCD does not read CRI-O's configuration: it applies
+    # it and reboots; CRI-O then exits and the kubelet with it (crio-kubelet research A5, B2).
+    st.configure(sim, heartbeat=1, node_update=1)
+    old = st.pool(sim, "worker")["spec"]["configuration"]["name"]
     st.create_mc(sim, st.machine_config("50-kata", "worker", extensions=["sandboxed-containers"], files={
-        "/etc/crio/crio.conf.d/50-kata": "[crio.runtime.runtimes.kata\nruntime_path = \"/usr/bin/x\"\n"}))
-    c = st.wait_condition(sim, "worker", "NodeDegraded", "True", timeout=30)
-    assert c["message"].startswith('Node worker-0 is reporting: "crio: update config from path: walk path: unable '
-                                   'to decode configuration /etc/crio/crio.conf.d/50-kata: toml: line 1: ')
-    nodes = {n["metadata"]["name"]: n for n in st.nodes(sim, "worker")}
-    assert nodes["worker-0"]["spec"].get("unschedulable") is True  # it was drained first
-    assert sum(st.reboots(sim).values()) == 0
-    assert nodes["worker-1"]["metadata"]["annotations"][DESIRED_CONFIG] == nodes["worker-1"]["metadata"][
-        "annotations"][CURRENT_CONFIG]
+        "/etc/crio/crio.conf.d/50-kata": "[crio.runtime.runtimes.kata]\nruntime_pull_image = \"yes\"\n"}))
+    _assert_stuck_not_ready(sim, "worker-0", old)
+
+
+def test_crio_fault_after_the_reboot(sim, sim_namespace):
+    st.configure(sim, heartbeat=1, node_update=1)
+    old = st.pool(sim, "worker")["spec"]["configuration"]["name"]
+    st.crio_fails(sim, "worker-0", "failed to mount container storage")
+    st.create_mc(sim, kata_mc())
+    _assert_stuck_not_ready(sim, "worker-0", old, seconds=5)
+    # nothing starts there
+    core = client.CoreV1Api(sim)
+    core.create_namespaced_pod(sim_namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "nodeName": "worker-0", "containers": [{"name": "c", "image": "registry.invalid/ubi9/ubi-minimal:latest"}]}})
+    time.sleep(1.5)
+    assert core.read_namespaced_pod("p", sim_namespace).status.phase in (None, "Pending")
+    # systemd restarts CRI-O once the cause is gone: the boot completes and the rollout goes on
+    st.crio_recovers(sim, "worker-0")
+    st.wait_pool_converged(sim, "worker", contains=["50-kata"], timeout=60)
+    assert st.reboots(sim)["worker-0"] == 1
 
 
 def test_daemon_catches_what_the_render_let_through(sim):

@@ -37,7 +37,9 @@ def _events(api, ns: str, pod: str) -> list:
     return [e for e in client.CoreV1Api(api).list_namespaced_event(ns).items if e.involved_object.name == pod]
 
 
-def test_kata_pods_run_only_where_the_handler_is_configured(sim, sim_namespace):
+def test_kata_pods_run_where_the_rpm_or_a_table_configures_the_handler(sim, sim_namespace):
+    # The premise changed: the kata-containers RPM ships /etc/crio/crio.conf.d/50-kata, so the extension
+    # alone (worker-2) gives the kata handler, as on RHCOS; a table without the extension (worker-1) does not.
     k = st.kube(sim)
     dropin = {"/etc/crio/crio.conf.d/50-kata": st.kata_dropin()}
     # worker-0: extension and runtime table; worker-1: the table only; worker-2: the extension only
@@ -56,24 +58,60 @@ def test_kata_pods_run_only_where_the_handler_is_configured(sim, sim_namespace):
     core = client.CoreV1Api(sim)
     for node in ("worker-0", "worker-1", "worker-2"):
         core.create_namespaced_pod(sim_namespace, _pod(f"kata-{node}", node, "kata"))
-    core.create_namespaced_pod(sim_namespace, _pod("plain-worker-2", "worker-2"))
-    st.wait_for(lambda: core.read_namespaced_pod("kata-worker-0", sim_namespace).status.phase == "Running",
-                what="the kata pod on worker-0")
-    st.wait_for(lambda: core.read_namespaced_pod("plain-worker-2", sim_namespace).status.phase == "Running",
-                what="the plain pod on worker-2")
-    for node in ("worker-1", "worker-2"):
-        ev = st.wait_for(lambda node=node: [e for e in _events(sim, sim_namespace, f"kata-{node}")
-                                            if e.reason == "FailedCreatePodSandBox"], what=f"the error on {node}")
-        assert ev[0].type == "Warning" and ev[0].source.component == "kubelet" and ev[0].source.host == node
-        assert ev[0].message.startswith("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to "
-                                        "find runtime handler kata from runtime list map[crun:0xc000")
-        pod = core.read_namespaced_pod(f"kata-{node}", sim_namespace)
-        assert pod.spec.node_name == node and pod.status.phase == "Pending"
-        assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
-        ready = next(c for c in pod.status.conditions if c.type == "Ready")
-        assert (ready.status, ready.reason) == ("False", "ContainersNotReady")
+    for node in ("worker-0", "worker-2"):
+        st.wait_for(lambda node=node: core.read_namespaced_pod(f"kata-{node}", sim_namespace).status.phase
+                    == "Running", what=f"the kata pod on {node}")
+    ev = st.wait_for(lambda: [e for e in _events(sim, sim_namespace, "kata-worker-1")
+                              if e.reason == "FailedCreatePodSandBox"], what="the error on worker-1")
+    assert ev[0].type == "Warning" and ev[0].source.component == "kubelet" and ev[0].source.host == "worker-1"
+    assert ev[0].message.startswith("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to "
+                                    "find runtime handler kata from runtime list map[crun:0xc000")
+    pod = core.read_namespaced_pod("kata-worker-1", sim_namespace)
+    assert pod.spec.node_name == "worker-1" and pod.status.phase == "Pending"
+    assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+    ready = next(c for c in pod.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "ContainersNotReady")
     pod = core.read_namespaced_pod("kata-worker-0", sim_namespace)
     assert pod.spec.overhead == {"cpu": "250m", "memory": "350Mi"}
+
+
+def test_run_as_non_root_against_a_root_image(sim, sim_namespace):
+    st.configure(sim, image_users={"registry.invalid/app:1": "1001", "registry.invalid/named:1": "nginx"})
+    core = client.CoreV1Api(sim)
+
+    def pod(name: str, image: str = IMAGE, **sc) -> dict:
+        body = _pod(name, "worker-0")
+        body["spec"]["containers"][0]["image"] = image
+        body["spec"]["securityContext"] = {"runAsNonRoot": True}
+        if sc:
+            body["spec"]["containers"][0]["securityContext"] = sc
+        return body
+
+    core.create_namespaced_pod(sim_namespace, pod("root"))  # ubi-minimal runs as root (the default user "0")
+    core.create_namespaced_pod(sim_namespace, pod("uid0", runAsUser=0))
+    core.create_namespaced_pod(sim_namespace, pod("named", "registry.invalid/named:1"))
+    core.create_namespaced_pod(sim_namespace, pod("ok", "registry.invalid/app:1"))
+    core.create_namespaced_pod(sim_namespace, pod("ok-uid", runAsUser=1000680000))
+    for name in ("ok", "ok-uid"):
+        st.wait_for(lambda name=name: core.read_namespaced_pod(name, sim_namespace).status.phase == "Running",
+                    what=f"pod {name} running")
+    expected = {
+        "root": "container has runAsNonRoot and image will run as root",
+        "uid0": "container's runAsUser breaks non-root policy",
+        "named": "container has runAsNonRoot and image has non-numeric user (nginx), cannot verify user is non-root",
+    }
+    for name, text in expected.items():
+        p = st.wait_for(lambda name=name: (x := core.read_namespaced_pod(name, sim_namespace)).status
+                        .container_statuses and x.status.container_statuses[0].state.waiting
+                        and x.status.container_statuses[0].state.waiting.reason == "CreateContainerConfigError"
+                        and x, what=f"pod {name} refused")
+        msg = f'{text} (pod: "{name}_{sim_namespace}({p.metadata.uid})", container: main)'
+        assert p.status.phase == "Pending" and p.status.container_statuses[0].state.waiting.message == msg
+        assert p.status.pod_ip  # the sandbox runs; the container is never created
+        ev = st.wait_for(lambda name=name: [e for e in _events(sim, sim_namespace, name) if e.reason == "Failed"],
+                         what=f"the event of {name}")
+        assert ev[0].type == "Warning" and ev[0].message == f"Error: {msg}"
+        assert ev[0].source.component == "kubelet" and ev[0].involved_object.field_path == "spec.containers{main}"
 
 
 def test_pods_get_a_normal_status(sim, sim_namespace):

@@ -38,7 +38,7 @@ def test_killed_mid_rollout_it_resumes_with_one_reboot_per_node(cluster, api):
     # while the next one is drained but not yet rebooted
     st.wait_for(lambda: _node(api, lambda a, n: n["metadata"]["name"] != first["metadata"]["name"]
                               and a.get(STATE) == "Working" and n["spec"].get("unschedulable")
-                              and POST_CONFIG_ACTION not in a),
+                              and a.get(POST_CONFIG_ACTION) != "Rebooting"),
                 timeout=30, interval=0.02, what="a second node drained")
     _kill(cluster)
     # right after a node was told to go

@@ -135,8 +135,11 @@ def test_pod_kinds_and_completion():
 
 def test_nodes_of_topologies_and_lifecycle_taints():
     assert [n[0] for n in node_names("standard", 2)] == ["master-0", "master-1", "master-2", "worker-0", "worker-1"]
-    assert node_names("compact", 9) == [(f"master-{i}", ("master", "worker")) for i in range(3)]
-    assert node_names("sno", 9) == [("master-0", ("master", "worker"))]
+    # compact and sno may have dedicated workers too (contract: CLUSTER_WORKERS defaults to 0 there)
+    assert node_names("compact", 0) == [(f"master-{i}", ("master", "worker")) for i in range(3)]
+    assert node_names("sno", 0) == [("master-0", ("master", "worker"))]
+    assert [n for n, _ in node_names("sno", 2, infra=1)] == ["master-0", "worker-0", "worker-1", "infra-0"]
+    assert node_names("standard", 0, infra=2)[-1] == ("infra-1", ("worker", "infra"))
     n = build_node("worker-4", ("worker",), 4, virt=False)
     labels = n["metadata"]["labels"]
     assert labels["topology.kubernetes.io/zone"] == "us-east-1b" and "node-role.kubernetes.io/worker" in labels

@@ -259,7 +259,7 @@ def test_reconcile_check_against_current_config():
 def test_missing_labels_and_empty_selector():
     nolabel = machine_config("50-x", "worker")
     nolabel["metadata"]["labels"] = None
-    with pytest.raises(render.RenderError, match="cannot find label in MachineConfig 50-x"):
+    with pytest.raises(render.RenderError, match="Cannot find label in MachineConfig 50-x"):
         render.merge_order([nolabel])
     nothing = {"metadata": {"name": "p"}, "spec": {"machineConfigSelector": None}}
     assert render.select_configs(nothing, BASE) == []
