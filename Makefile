@@ -77,8 +77,24 @@ ruff: venv ## Python lint
 test: venv collection ruff ## everything CI runs (.ci/run)
 	@$(MAKE) --no-print-directory ansible-checks
 	@$(PYTEST) tests/unit tests/bench tests/cluster/tests tests/integration
+	@$(MAKE) --no-print-directory test-matrix
 	@$(MAKE) --no-print-directory test-compat
 	@$(MAKE) --no-print-directory molecule
+
+# The oldest supported OpenShift (MATRIX_OPENSHIFT_VERSION, default 4.14) in a local cluster of its own: the install,
+# upgrade and uninstall paths, and the release-aware tests. The session above runs the newest release, and a 4.16
+# cluster in tests/integration/test_openshift_releases.py.
+MATRIX_OPENSHIFT_VERSION ?= 4.14
+MATRIX_TESTS := tests/integration/test_install.py tests/integration/test_lifecycle.py \
+	tests/integration/test_real_openshift.py
+MATRIX_SELECTION := install_on_every_worker or (two_of_three and matchLabels) or uninstall_worker_pool_path or \
+	round_trip or upgrade_of_the_overhead or extension_is_named or extension_carrying
+
+.PHONY: test-matrix
+test-matrix: venv collection ## install, upgrade and uninstall on the oldest supported OpenShift (4.14)
+	@CLUSTER_OPENSHIFT_VERSION=$(MATRIX_OPENSHIFT_VERSION) \
+		SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR=$(CURDIR)/.cluster-matrix \
+		$(PYTEST) -q $(MATRIX_TESTS) -k "$(MATRIX_SELECTION)"
 
 # The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.2.0.
 COMPAT_VENV := .venv-compat

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -12,7 +13,11 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._convergence import RENDERED, ROLLED_OUT
-from ansible_collections.sandboxed.containers.plugins.module_utils._watch import PoolWaiter
+from ansible_collections.sandboxed.containers.plugins.module_utils._watch import (
+    PoolWaiter,
+    retry_while_unavailable,
+    unavailable,
+)
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -34,6 +39,7 @@ SPEC = {
     "phase": {"type": "str", "choices": [RENDERED, ROLLED_OUT], "default": ROLLED_OUT},
     "timeout": {"type": "int", "default": 0},
     "progress_interval": {"type": "int", "default": 60},
+    "reboot_timeout": {"type": "int", "default": 900},
 }
 
 
@@ -55,23 +61,37 @@ class ActionModule(ActionBase):
             result.update(changed=False, skipped=True,
                           msg="check mode: not waiting for the MCO (nothing was changed to wait for)")
             return result
+
         auth = {k: v for k, v in args.items() if k in AUTH_ARG_SPEC and v is not None}
-        try:
-            client = get_api_client(**auth)
-        except CoreException as e:
-            raise AnsibleActionFail(f"{e}; check the kubeconfig, context, host and credentials") from None
-        host = getattr(client.configuration, "host", "?")
-        label = ", ".join(args["pools"] + args["absent_from"])
-        waiter = PoolWaiter(client.client, args["pools"], machine_config=args["machine_config"],
-                            present=args["present"], phase=args["phase"], absent_from=args["absent_from"])
 
         def progress(text: str) -> None:
             display.display(f"pool_wait: {text}")
+
+        # The client's discovery is the first request: it is retried too while the API server is down.
+        deadline = time.monotonic() + (args["timeout"] or 600)
+        try:
+            client = retry_while_unavailable(lambda: get_api_client(**auth), deadline, progress,
+                                             "connecting")
+        except CoreException as e:
+            raise AnsibleActionFail(f"{e}; check the kubeconfig, context, host and credentials") from None
+        except Exception as e:
+            if unavailable(e):
+                raise AnsibleActionFail(self._unreachable(auth.get("host") or "the API server", e)) from None
+            raise
+        host = getattr(client.configuration, "host", "?")
+        label = ", ".join(args["pools"] + args["absent_from"])
+        waiter = PoolWaiter(client.client, args["pools"], machine_config=args["machine_config"],
+                            present=args["present"], phase=args["phase"], absent_from=args["absent_from"],
+                            reboot_timeout=args["reboot_timeout"] or None)
 
         try:
             outcome = waiter.wait(args["timeout"], progress, heartbeat=args["progress_interval"])
         except (LookupError, PermissionError) as e:
             raise AnsibleActionFail(str(e)) from None
+        except Exception as e:
+            if unavailable(e):
+                raise AnsibleActionFail(self._unreachable(host, e)) from None
+            raise
         summaries = {name: a.summary for name, a in outcome.assessments.items()}
         result.update(changed=False, pools=summaries, elapsed=round(outcome.elapsed, 2),
                       api_requests=outcome.requests, api_host=host, state=outcome.state)
@@ -89,3 +109,8 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = "; ".join(a.progress for a in outcome.assessments.values())
         return result
+
+    @staticmethod
+    def _unreachable(host: str, e: Exception) -> str:
+        return (f"cannot reach the API server at {host} ({type(e).__name__}: {e}); it stayed unavailable until the "
+                "timeout. The rollout goes on in the cluster: run again once the API server answers")

@@ -52,20 +52,49 @@ def _is(conds: dict, kind: str, status: str) -> bool:
     return (conds.get(kind) or {}).get("status") == status
 
 
-def node_failures(members: list[dict]) -> list[str]:
+def ready_condition(node: dict) -> dict:
+    for c in (node.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready":
+            return c
+    return {}
+
+
+def node_failures(members: list[dict], not_ready_for: dict[str, float] | None = None,
+                  reboot_timeout: float | None = None) -> list[str]:
+    """Nodes the MCO reports Degraded, and nodes that stay NotReady during their update past `reboot_timeout`.
+
+    A node whose CRI-O refuses its configuration after the reboot never runs its kubelet again (the kubelet exits
+    without the CRI socket), so nothing on it can report: the MCO never marks it Degraded and the pool only waits.
+    How long a node has been NotReady (`not_ready_for`, seconds, as the waiter observed it) is what shows it.
+    """
     out = []
     for n in members:
         ann = n["metadata"].get("annotations") or {}
+        name = n["metadata"]["name"]
         state = ann.get(MCD_STATE)
         if state in ("Degraded", "Unreconcilable"):
             reason = ann.get(MCD_REASON) or "no reason given"
-            out.append(f"node {n['metadata']['name']} is {state}: {reason}")
+            out.append(f"node {name} is {state}: {reason}")
+            continue
+        down = (not_ready_for or {}).get(name)
+        updating = ann.get(CURRENT_CONFIG) != ann.get(DESIRED_CONFIG)
+        if reboot_timeout and down is not None and down >= reboot_timeout and updating:
+            ready = ready_condition(n)
+            detail = ": ".join(x for x in (ready.get("status") or "no status", ready.get("message")) if x)
+            out.append(
+                f"node {name} has not come back from its reboot into {ann.get(DESIRED_CONFIG)}: NotReady "
+                f"({detail}) for {int(down)} s, longer than the reboot timeout ({int(reboot_timeout)} s). Its "
+                "kubelet does not run; after an update that changed /etc/crio/crio.conf.d/ the likely cause is a "
+                "CRI-O that refuses its configuration. Recovery needs the node's console: see docs/troubleshooting.md "
+                "(A node stays NotReady after its reboot)"
+            )
     return out
 
 
 def assess(pool: dict, members: list[dict], *, machine_config: str | None = None,
            mc_spec: dict | None = None, present: bool = True, rendered_spec: dict | None = None,
-           phase: str = ROLLED_OUT) -> Assessment:
+           phase: str = ROLLED_OUT, not_ready_for: dict[str, float] | None = None,
+           reboot_timeout: float | None = None) -> Assessment:
     """Decides whether `pool` (with its primary nodes `members`) has converged for our change.
 
     `mc_spec` is our MachineConfig's spec and `rendered_spec` the spec of the rendered
@@ -83,7 +112,7 @@ def assess(pool: dict, members: list[dict], *, machine_config: str | None = None
     if rd.get("status") == "True":
         failures.append(f"pool {name} cannot render its configuration (RenderDegraded): {rd.get('message') or ''}")
     if phase == ROLLED_OUT:
-        failures += node_failures(members)
+        failures += node_failures(members, not_ready_for, reboot_timeout)
         nd = conds.get("NodeDegraded") or {}
         if nd.get("status") == "True" and not any(f.startswith("node ") for f in failures):
             failures.append(f"pool {name} is NodeDegraded: {nd.get('reason') or ''} {nd.get('message') or ''}".strip())

@@ -53,6 +53,10 @@ class ClusterError(Exception):
     """A failure talking to the cluster, with a message fit for the user."""
 
 
+class ApiNotServed(ClusterError):
+    """The API server does not serve a kind (an older OpenShift, or an operator that is not installed)."""
+
+
 def argument_spec(extra: dict) -> dict:
     """kubernetes.core's auth options plus the module's own."""
     spec = copy.deepcopy(AUTH_ARG_SPEC)
@@ -135,12 +139,20 @@ class Cluster:
         try:
             return self.client.resource(kind, api_version)
         except ResourceNotFoundError:
-            raise ClusterError(
+            raise ApiNotServed(
                 f"the API server at {self.host} does not serve {kind} ({api_version}); "
                 "is this an OpenShift cluster with the Machine Config Operator?"
             ) from None
         except (Urllib3HTTPError, OSError) as e:
             raise ClusterError(self.unreachable(e)) from None
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the API server serves the kind (from discovery, which the client caches)."""
+        try:
+            self.resource(api_version, kind)
+        except ApiNotServed:
+            return False
+        return True
 
     def unreachable(self, e: Exception) -> str:
         reason = getattr(e, "reason", None) or e
@@ -214,6 +226,8 @@ class Cluster:
             return False, {}
         except DynamicApiError as e:
             raise ClusterError(f"cannot delete {kind} {name}: {describe_api_error(e)}") from None
+        except (Urllib3HTTPError, OSError) as e:
+            raise ClusterError(self.unreachable(e)) from None
         return True, {"before": readable(existing), "after": {}}
 
     def patch(self, api_version: str, kind: str, name: str, body: dict, namespace: str | None = None) -> dict:
@@ -226,6 +240,24 @@ class Cluster:
             raise ClusterError(f"cannot patch {kind} {name}: {describe_api_error(e)}") from None
         except (Urllib3HTTPError, OSError) as e:
             raise ClusterError(self.unreachable(e)) from None
+
+
+    def label_exactly(self, key: str, value: str, names: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """Makes `key=value` present on exactly the nodes `names` and `key` absent from every other node (merge
+        patches of the labels only; dry runs in check mode). Returns (added, removed, nodes that had it)."""
+        nodes = {n["metadata"]["name"]: n for n in self.list("v1", "Node")}
+        missing = sorted(set(names) - set(nodes))
+        if missing:
+            raise ClusterError(f"no such nodes: {', '.join(missing)}; nothing was changed")
+        having = sorted(n for n, obj in nodes.items() if key in (obj["metadata"].get("labels") or {}))
+        want = sorted(set(names))
+        add = [n for n in want if (nodes[n]["metadata"].get("labels") or {}).get(key) != value]
+        remove = [n for n in having if n not in want]
+        for n in add:
+            self.patch("v1", "Node", n, {"metadata": {"labels": {key: value}}})
+        for n in remove:
+            self.patch("v1", "Node", n, {"metadata": {"labels": {key: None}}})
+        return add, remove, having
 
 
 def run(module: AnsibleK8SModule, body) -> None:

@@ -11,11 +11,6 @@ import base64
 import copy
 import urllib.parse
 
-try:
-    import tomllib
-except ImportError:  # pragma: no cover - Python < 3.11
-    tomllib = None
-
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
 MC_API = "machineconfiguration.openshift.io/v1"
@@ -28,8 +23,19 @@ FIELD_MANAGER = "sandboxed.containers"
 
 MACHINE_CONFIG_NAME = "50-sandboxed-containers"
 EXTENSION = "sandboxed-containers"
+# The names an extension carrying Kata has: RHCOS and SCOS (through the MCO's allow-list), Fedora CoreOS.
+KATA_EXTENSIONS = ("sandboxed-containers", "kata-containers")
 CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d/"
-CRIO_DROPIN_PATH = CRIO_DROPIN_DIR + "50-kata"
+# The kata-containers RPM ships /etc/crio/crio.conf.d/50-kata with the kata handler. The collection's file sorts
+# after it: CRI-O reads drop-ins in lexical order and the handler table read last replaces the earlier one whole
+# (BurntSushi/toml builds each map entry afresh), so the collection's settings win for its handler while the RPM's
+# file is never masked on disk and RHEL's updates to it still reach the node (docs/architecture.md).
+CRIO_DROPIN_PATH = CRIO_DROPIN_DIR + "51-sandboxed-containers"
+RPM_DROPIN_PATH = CRIO_DROPIN_DIR + "50-kata"
+# On every node whose rendered config carries our MachineConfig, with the handler as value; the RuntimeClass
+# schedules onto this label, so sandboxed pods never land on a node without the handler (a schedulable
+# control-plane node carries the worker role label, yet the MCO keeps it in the master pool).
+HANDLER_LABEL = "sandboxed.containers/handler"
 IGNITION_VERSION = "3.2.0"
 DROPIN_MODE = 0o644
 
@@ -37,10 +43,6 @@ CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
 DESIRED_CONFIG = "machineconfiguration.openshift.io/desiredConfig"
 MCD_STATE = "machineconfiguration.openshift.io/state"
 MCD_REASON = "machineconfiguration.openshift.io/reason"
-
-
-class DropinError(ValueError):
-    """The CRI-O drop-in is not what CRI-O would accept for the handler."""
 
 
 def node_role_label(pool: str) -> str:
@@ -60,26 +62,6 @@ def decode_data_url(url: str) -> str:
     if header.endswith(";base64"):
         return base64.b64decode(payload).decode()
     return urllib.parse.unquote(payload)
-
-
-def check_crio_dropin(content: str, handler: str) -> dict:
-    """Parses the drop-in as TOML and checks the runtime table of the handler; returns the table."""
-    if tomllib is None:  # pragma: no cover
-        raise DropinError("checking the CRI-O drop-in needs Python 3.11 or later (tomllib)")
-    try:
-        doc = tomllib.loads(content)
-    except tomllib.TOMLDecodeError as e:
-        raise DropinError(f"the CRI-O drop-in is not valid TOML: {e}") from None
-    table = doc.get("crio", {}).get("runtime", {}).get("runtimes", {}).get(handler)
-    if not isinstance(table, dict):
-        raise DropinError(
-            f"the CRI-O drop-in has no [crio.runtime.runtimes.{handler}] table, so CRI-O would not know the "
-            f"handler {handler!r} of the runtime class"
-        )
-    for key in ("runtime_path", "runtime_type"):
-        if not table.get(key):
-            raise DropinError(f"[crio.runtime.runtimes.{handler}] needs {key}")
-    return table
 
 
 def machine_config(role: str, crio_dropin: str, *, name: str = MACHINE_CONFIG_NAME,
@@ -131,10 +113,10 @@ def custom_pool(name: str, *, max_unavailable: int | str | None = None,
     }
 
 
-def runtime_class(name: str, handler: str, pool: str, overhead: dict[str, str], *,
+def runtime_class(name: str, handler: str, overhead: dict[str, str], *,
                   tolerations: list[dict] | None = None, version: str = COLLECTION_VERSION) -> dict:
-    """The RuntimeClass: pod overhead, and scheduling onto the nodes of the target pool only."""
-    scheduling: dict = {"nodeSelector": {node_role_label(pool): ""}}
+    """The RuntimeClass: pod overhead, and scheduling onto the nodes that have the handler only."""
+    scheduling: dict = {"nodeSelector": {HANDLER_LABEL: handler}}
     if tolerations:
         scheduling["tolerations"] = copy.deepcopy(tolerations)
     return {
@@ -178,10 +160,3 @@ def rendered_lacks(rendered_spec: dict, ours: dict) -> bool:
     if any(path in have for path in files_of(ours)):
         return False
     return not any(e in (rendered_spec.get("extensions") or []) for e in ours.get("extensions") or [])
-
-
-def reboot_content(mc_spec: dict | None) -> tuple:
-    """What of our MachineConfig changes a node's rendered content (and so reboots it)."""
-    if not mc_spec:
-        return ()
-    return (tuple(sorted(files_of(mc_spec).items())), tuple(mc_spec.get("extensions") or []))

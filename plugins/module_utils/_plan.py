@@ -1,74 +1,103 @@
 # Copyright: sandboxed.containers contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The plan of a change: which nodes get or lose the pool label, and which will reboot.
+"""The plan of a change: which nodes get or lose the pool label, which reboot, which pools carry our config.
 
-A node reboots exactly when the part of its rendered config that we own
-changes: it moves between pools that do and do not select our MachineConfig,
-or our MachineConfig's files or extensions change under it. Custom pools
-inherit the worker MachineConfigs, so moving between worker and a custom pool
-changes nothing else (other MachineConfigs of the custom role are the user's
-and are not counted).
+A node reboots exactly when the rendered config of its pool after the change
+differs from the one before in a way the machine-config daemon reboots for
+(see _rendered): it moves between pools whose content differs, or our
+MachineConfig's files or extensions change under it, or the order of the
+extensions changes because our MachineConfig moved between roles. The plan
+renders every pool from every MachineConfig of the cluster, before and after,
+so that it predicts what the MCO will do, not what we hope it does.
 
 Private module_utils: may change at any time, even in bugfix releases.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
-    ROLE_LABEL,
-    node_role_label,
-    reboot_content,
-)
-from ansible_collections.sandboxed.containers.plugins.module_utils._selector import matches
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import node_role_label
+from ansible_collections.sandboxed.containers.plugins.module_utils._platform import Release
+from ansible_collections.sandboxed.containers.plugins.module_utils._rendered import Content, reboots, render, selects
 
 
 @dataclass
 class Plan:
     label: list[str] = field(default_factory=list)  # nodes that get the custom pool's node-role label
     unlabel: list[str] = field(default_factory=list)  # nodes that lose it
-    reboot: list[str] = field(default_factory=list)  # nodes whose rendered content changes
+    reboot: list[str] = field(default_factory=list)  # nodes whose rendered content changes so that they reboot
+    why: dict[str, str] = field(default_factory=dict)  # node -> why it reboots
     moves: dict[str, list] = field(default_factory=dict)  # node -> [pool before, pool after]
+    handler: list[str] = field(default_factory=list)  # nodes whose config carries our MachineConfig after
+    handler_kept: list[str] = field(default_factory=list)  # ... before and after
+    pools: dict[str, list] = field(default_factory=dict)  # pools that carry our MachineConfig after -> nodes
+    pools_losing: list[str] = field(default_factory=list)  # pools that carry it before and not after
+    pools_without: list[str] = field(default_factory=list)  # pools without it after whose nodes change
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def _selects(pool: dict, mc: dict | None) -> bool:
-    if not mc:
-        return False
-    role = ((mc.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL)
-    sel = (pool.get("spec") or {}).get("machineConfigSelector")
-    return role is not None and bool(sel) and matches(sel, {ROLE_LABEL: role})
+def reason(before: Content, after: Content) -> str:
+    """In words, what changes for a node that reboots."""
+    parts = []
+    if before.extensions != after.extensions:
+        if sorted(before.extensions) == sorted(after.extensions):
+            parts.append(f"the MCO reorders its extensions {before.extensions} -> {after.extensions}")
+        else:
+            parts.append(f"extensions {before.extensions} -> {after.extensions}")
+    files = sorted(p for p in set(before.files) | set(after.files) if before.files.get(p) != after.files.get(p))
+    if files:
+        parts.append("files " + ", ".join(files))
+    if before.kernel_arguments != after.kernel_arguments:
+        parts.append("kernel arguments")
+    if before.units != after.units:
+        parts.append("systemd units")
+    if (before.kernel_type, before.fips, before.os_image) != (after.kernel_type, after.fips, after.os_image):
+        parts.append("the OS image, kernel type or FIPS")
+    return "; ".join(parts)
 
 
-def _content(pool_name: str | None, pools: dict[str, dict], mc: dict | None) -> tuple:
-    if pool_name is None or pool_name not in pools or not _selects(pools[pool_name], mc):
-        return ()
-    return reboot_content(mc.get("spec"))
+def _swap(machine_configs: list[dict], name: str, mc: dict | None) -> list[dict]:
+    out = [x for x in machine_configs if x["metadata"]["name"] != name]
+    return out + ([mc] if mc is not None else [])
 
 
-def plan(nodes: list[dict], pools: list[dict], *, current_mc: dict | None, desired_mc: dict | None,
-         custom_pool: dict | None, chosen: set[str] | None, remove_custom_pool: bool = False) -> Plan:
+def plan(nodes: list[dict], pools: list[dict], *, machine_configs: list[dict], current_mc: dict | None,
+         desired_mc: dict | None, custom_pool: dict | None, chosen: set[str] | None,
+         remove_custom_pool: bool = False, release: Release | None = None) -> Plan:
     """Plans moving from the cluster as it is to the desired state.
 
-    `custom_pool` is the desired custom pool (None on the worker or master path),
-    `chosen` the nodes that must carry its node-role label (None: labels are left alone),
-    `desired_mc` the desired MachineConfig (None when it is removed).
+    `machine_configs` are the cluster's MachineConfigs (the rendered ones may be
+    left out), `custom_pool` the desired custom pool (None on the worker or
+    master path), `chosen` the nodes that must carry its node-role label (None:
+    labels are left alone), `desired_mc` the desired MachineConfig (None when it
+    is removed), `release` the cluster's OpenShift release (its merge order;
+    None: 4.15 and later).
     """
+    worker_first = release is None or release.worker_first_merge
+    ours = (desired_mc or current_mc or {}).get("metadata", {}).get("name")
+    mcs_before = _swap(machine_configs, ours, current_mc) if ours else list(machine_configs)
+    mcs_after = _swap(machine_configs, ours, desired_mc) if ours else list(machine_configs)
     before = {p["metadata"]["name"]: p for p in pools}
     after = dict(before)
     label_key = None
     if custom_pool is not None:
         after[custom_pool["metadata"]["name"]] = custom_pool
         label_key = node_role_label(custom_pool["metadata"]["name"])
-    if remove_custom_pool and custom_pool is not None:
-        after.pop(custom_pool["metadata"]["name"], None)
-    result = Plan()
+        if remove_custom_pool:
+            after.pop(custom_pool["metadata"]["name"], None)
+    rendered_before = {name: render(p, mcs_before, worker_first=worker_first) for name, p in before.items()}
+    rendered_after = {name: render(p, mcs_after, worker_first=worker_first) for name, p in after.items()}
+    with_before = {name for name, p in before.items() if current_mc is not None and selects(p, current_mc)}
+    with_after = {name for name, p in after.items() if desired_mc is not None and selects(p, desired_mc)}
+    result = Plan(pools={name: [] for name in sorted(with_after)},
+                  pools_losing=sorted(with_before - with_after - ({custom_pool["metadata"]["name"]}
+                                                                 if remove_custom_pool and custom_pool else set())))
+    settling = set(result.pools_losing)
     for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
         name = n["metadata"]["name"]
         labels = dict(n["metadata"].get("labels") or {})
@@ -86,14 +115,17 @@ def plan(nodes: list[dict], pools: list[dict], *, current_mc: dict | None, desir
                 result.errors.append(m.error)
         if was.pool != will.pool:
             result.moves[name] = [was.pool, will.pool]
-        if _content(was.pool, before, current_mc) != _content(will.pool, after, desired_mc):
+        old = rendered_before.get(was.pool) if was.pool else None
+        new = rendered_after.get(will.pool) if will.pool else None
+        if reboots(old, new):
             result.reboot.append(name)
+            result.why[name] = reason(old, new)
+        if will.pool and will.pool not in with_after and (name in result.reboot or name in result.moves):
+            settling.add(will.pool)
+        if will.pool in with_after:
+            result.handler.append(name)
+            result.pools[will.pool].append(name)
+            if was.pool in with_before:
+                result.handler_kept.append(name)
+    result.pools_without = sorted(settling)
     return result
-
-
-def desired_machine_config_like(current: dict | None, spec: dict, role: str) -> dict:
-    """A MachineConfig-shaped dict for planning from a spec and role."""
-    mc = copy.deepcopy(current) if current else {"metadata": {}}
-    mc.setdefault("metadata", {}).setdefault("labels", {})[ROLE_LABEL] = role
-    mc["spec"] = spec
-    return mc

@@ -2,7 +2,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Preflight: from the user's settings and the cluster as it is, the target and the plan, or a clear refusal.
 
-Everything here is pure: the preflight module reads the cluster and calls decide().
+Everything here is pure: the preflight module reads the cluster into Facts and calls decide(), whose steps
+are named functions below, in the order decide() runs them.
 
 Private module_utils: may change at any time, even in bugfix releases.
 """
@@ -12,18 +13,33 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
-    MANAGED_BY,
-    ROLE_LABEL,
+from ansible_collections.sandboxed.containers.plugins.module_utils._crio import (
     DropinError,
     check_crio_dropin,
+    crio_version,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    MACHINE_CONFIG_NAME,
+    MANAGED_BY,
+    ROLE_LABEL,
     custom_pool,
     files_of,
     machine_config,
     node_role_label,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._plan import plan
+from ansible_collections.sandboxed.containers.plugins.module_utils._platform import (
+    EXTENSION_ARCHITECTURES,
+    FIRST_ADMISSION_POLICY_RELEASE,
+    Release,
+    UnsupportedOS,
+    extension_for,
+    node_arch,
+    node_os,
+    release_text,
+    virtualization_capable,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._quantity import QuantityError, validate_overhead
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import (
     SelectorError,
@@ -34,11 +50,17 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._selector imp
 )
 
 WORKER_LABEL = node_role_label("worker")
-MASTER_LABEL = node_role_label("master")
 NFD_PREFIX = "feature.node.kubernetes.io/"
-# Labels NFD (and the sandboxed containers operator's rule) set on nodes that can run Kata VMs.
+# Labels NFD (and the sandboxed containers operator's rule) set on nodes that can run Kata VMs, on x86 and IBM Z.
 VIRT_LABELS = ("feature.node.kubernetes.io/cpu-cpuid.VMX", "feature.node.kubernetes.io/cpu-cpuid.SVM",
-               "feature.node.kubernetes.io/runtime.kata")
+               "feature.node.kubernetes.io/cpu-cpuid.SIE", "feature.node.kubernetes.io/runtime.kata")
+# What the OpenShift sandboxed containers operator leaves behind (its controllers/openshift_controller.go).
+OPERATOR_MACHINE_CONFIG = "50-enable-sandboxed-containers-extension"
+OPERATOR_CRIO_CONFIG = "kata-crio-config"
+# kata-deploy's node label and RuntimeClass label (kata-containers tools/packaging/kata-deploy).
+KATA_DEPLOY_NODE_LABEL = "katacontainers.io/kata-runtime"
+KATA_DEPLOY_MANAGED_BY = "kata-deploy"
+KATA_EXTENSIONS = ("sandboxed-containers", "kata-containers")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PERCENT = re.compile(r"^\d{1,3}%$")
 
@@ -57,6 +79,24 @@ class Settings:
     crio_dropin: str | None = None
     max_unavailable: object = None
     virtualization_check: str = "fail"  # fail, warn or ignore
+    unsupported_architecture: str = "fail"  # fail, or exclude (custom pool only)
+    policy_requested: bool = False  # an admission policy with at least one rule
+
+
+@dataclass
+class Facts:
+    """What preflight read from the cluster."""
+
+    nodes: list[dict]
+    pools: list[dict]
+    machine_configs: list[dict] = field(default_factory=list)  # every non-rendered MachineConfig
+    current_mc: dict | None = None
+    kataconfigs: list[str] = field(default_factory=list)
+    release: Release | None = None  # from the ClusterVersion; None when it cannot be read
+    serves_admission_policy: bool = True
+    machine_os_configs: list[dict] = field(default_factory=list)
+    runtime_classes: list[dict] = field(default_factory=list)
+    container_runtime_configs: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -70,9 +110,20 @@ class Decision:
     warnings: list[str]
     messages: list[str]
     transition: str = "apply"
+    extension: str = "sandboxed-containers"
+    release: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Target:
+    topology: str
+    pool: str
+    custom: bool
+    role: str
+    chosen: list[str]
 
 
 def validate_settings(s: Settings) -> tuple[dict, dict, object]:
@@ -99,144 +150,223 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         overhead = validate_overhead(s.overhead)
     except QuantityError as e:
         raise PreflightError(f"sandboxed_containers_overhead: {e}") from None
-    mu = s.max_unavailable
-    if mu is not None and mu != "":
-        if isinstance(mu, str) and mu.isdigit():
-            mu = int(mu)
-        count_ok = isinstance(mu, int) and not isinstance(mu, bool) and mu >= 1
-        percent_ok = isinstance(mu, str) and bool(_PERCENT.match(mu)) and 0 < int(mu[:-1]) <= 100
-        if not (count_ok or percent_ok):
-            raise PreflightError(
-                f"sandboxed_containers_max_unavailable {s.max_unavailable!r} must be a number of nodes (1 or more) "
-                "or a percentage such as 25%"
-            )
-    else:
-        mu = None
+    mu = parse_max_unavailable(s.max_unavailable)
     if s.crio_dropin is not None:
-        try:
-            check_crio_dropin(s.crio_dropin, s.handler)
-        except DropinError as e:
-            raise PreflightError(f"{e} (check sandboxed_containers_crio_* and the drop-in template)") from None
+        check_dropin(s.crio_dropin, s.handler, None)
     if s.virtualization_check not in ("fail", "warn", "ignore"):
         raise PreflightError("sandboxed_containers_virtualization_check must be fail, warn or ignore")
+    if s.unsupported_architecture not in ("fail", "exclude"):
+        raise PreflightError("sandboxed_containers_unsupported_architecture must be fail or exclude")
     return selector, overhead, mu
 
 
-def virtualization_capable(node: dict) -> bool | None:
-    """True or False where NFD labelled the node, None where it did not (no NFD)."""
-    labels = node["metadata"].get("labels") or {}
-    if not any(k.startswith(NFD_PREFIX) for k in labels):
+def parse_max_unavailable(value: object) -> int | str | None:
+    if value is None or value == "":
         return None
-    return any(labels.get(k) == "true" for k in VIRT_LABELS)
+    mu = int(value) if isinstance(value, str) and value.isdigit() else value
+    count_ok = isinstance(mu, int) and not isinstance(mu, bool) and mu >= 1
+    percent_ok = isinstance(mu, str) and bool(_PERCENT.match(mu)) and 0 < int(mu[:-1]) <= 100
+    if not (count_ok or percent_ok):
+        raise PreflightError(
+            f"sandboxed_containers_max_unavailable {value!r} must be a number of nodes (1 or more) "
+            "or a percentage such as 25%"
+        )
+    return mu
+
+
+def check_dropin(content: str, handler: str, minor: int | None) -> dict:
+    try:
+        return check_crio_dropin(content, handler, minor)
+    except DropinError as e:
+        raise PreflightError(f"{e} (check sandboxed_containers_crio_* and the drop-in template)") from None
 
 
 def conditions(pool: dict) -> dict:
     return {c.get("type"): c for c in ((pool.get("status") or {}).get("conditions") or [])}
 
 
-def pool_health(pool: dict) -> str | None:
-    """Why a pool cannot take a rollout now, or None."""
+def pool_health(pool: dict, why: str = "") -> str | None:
+    """Why a pool cannot take a rollout now, or None. `why` says what the run needs the pool for."""
     name = pool["metadata"]["name"]
+    role = f" ({why})" if why else ""
     if (pool.get("spec") or {}).get("paused"):
-        return (f"pool {name} is paused, so the MCO would not roll out the change; unpause it "
+        return (f"pool {name}{role} is paused, so the MCO would not roll out the change; unpause it "
                 f"(oc patch mcp/{name} --type merge -p '{{\"spec\":{{\"paused\":false}}}}') or wait for whoever "
                 "paused it")
     for kind in ("RenderDegraded", "NodeDegraded", "Degraded"):
         c = conditions(pool).get(kind) or {}
         if c.get("status") == "True":
             detail = " ".join(x for x in (c.get("reason"), c.get("message")) if x)
-            return (f"pool {name} is {kind}{': ' + detail if detail else ''}; fix it first "
+            return (f"pool {name}{role} is {kind}{': ' + detail if detail else ''}; fix it first "
                     f"(oc describe mcp/{name}), then run again")
     return None
 
 
-def decide(settings: Settings, nodes: list[dict], pools: list[dict], *, current_mc: dict | None,
-           kataconfigs: list[str], operation: str = "install") -> Decision:
-    """The target pool, the chosen nodes and the plan; raises PreflightError before anything changes."""
-    selector, _overhead, max_unavailable = validate_settings(settings)
-    refuse_kataconfigs(kataconfigs)
+def refuse_kataconfigs(kataconfigs: list[str]) -> None:
+    if kataconfigs:
+        raise PreflightError(
+            f"the OpenShift sandboxed containers operator manages this cluster (KataConfig {', '.join(kataconfigs)}); "
+            "this collection would fight it. Manage Kata through the operator, or delete the KataConfig and let the "
+            "operator uninstall first"
+        )
+
+
+def check_pools(settings: Settings, pools: list[dict]) -> dict | None:
+    """The MCO's pools exist, and a pool with our name is ours; returns our existing custom pool."""
     by_name = {p["metadata"]["name"]: p for p in pools}
     for required in ("master", "worker"):
         if required not in by_name:
             raise PreflightError(f"the cluster has no {required} MachineConfigPool; is the MCO running?")
-    existing_custom = by_name.get(settings.pool_name)
-    if existing_custom is not None:
-        managed = (existing_custom["metadata"].get("labels") or {}).items() >= MANAGED_BY.items()
-        if not managed:
-            raise PreflightError(
-                f"a MachineConfigPool named {settings.pool_name} exists and is not managed by sandboxed.containers "
-                "(perhaps the sandboxed containers operator's); choose another sandboxed_containers_pool_name"
-            )
+    existing = by_name.get(settings.pool_name)
+    if existing is not None and not (existing["metadata"].get("labels") or {}).items() >= MANAGED_BY.items():
+        raise PreflightError(
+            f"a MachineConfigPool named {settings.pool_name} exists and is not managed by sandboxed.containers "
+            "(perhaps the sandboxed containers operator's); choose another sandboxed_containers_pool_name"
+        )
+    return existing
 
-    warnings: list[str] = []
-    messages: list[str] = []
-    membership = {
-        n["metadata"]["name"]: primary_pool(n["metadata"]["name"], n["metadata"].get("labels"), pools).pool
-        for n in nodes
-    }
-    # Dedicated workers: worker-role nodes the master pool does not own.
-    workers = sorted(
-        n["metadata"]["name"] for n in nodes
-        if WORKER_LABEL in (n["metadata"].get("labels") or {}) and membership[n["metadata"]["name"]] != "master"
-    )
+
+def _is_ours(mc: dict) -> bool:
+    return (mc["metadata"].get("labels") or {}).items() >= MANAGED_BY.items()
+
+
+def check_neighbours(settings: Settings, facts: Facts) -> None:
+    """Other installers of Kata, and what they left behind: each named, with what to do."""
+    for mc in facts.machine_configs:
+        name = mc["metadata"]["name"]
+        if _is_ours(mc) or name == MACHINE_CONFIG_NAME:
+            continue
+        exts = [e for e in (mc.get("spec") or {}).get("extensions") or [] if e in KATA_EXTENSIONS]
+        role = (mc["metadata"].get("labels") or {}).get(ROLE_LABEL, "?")
+        if exts:
+            origin = (" (left by the OpenShift sandboxed containers operator, which no longer manages this cluster: "
+                      "there is no KataConfig)" if name == OPERATOR_MACHINE_CONFIG else "")
+            raise PreflightError(
+                f"MachineConfig {name}{origin} already installs the {exts[0]} extension on the {role} pool; a second "
+                "MachineConfig with it would duplicate the extension in the rendered config, and removing either "
+                f"later would leave the other half in place. Delete it first (oc delete machineconfig {name}; the "
+                f"nodes of the {role} pool reboot once), then run the install"
+            )
+        for path, text in files_of(mc.get("spec") or {}).items():
+            if path.startswith("/etc/crio/crio.conf.d/") and f"[crio.runtime.runtimes.{settings.handler}]" in (
+                    text or ""):
+                raise PreflightError(
+                    f"MachineConfig {name} (role {role}) already defines the CRI-O handler {settings.handler} in "
+                    f"{path}; CRI-O would take one of the two tables depending on the file names. Delete it "
+                    f"(oc delete machineconfig {name}) or choose another sandboxed_containers_handler"
+                )
+    for crc in facts.container_runtime_configs:
+        if crc["metadata"]["name"] == OPERATOR_CRIO_CONFIG:
+            raise PreflightError(
+                f"the ContainerRuntimeConfig {OPERATOR_CRIO_CONFIG} left by the OpenShift sandboxed containers "
+                "operator selects the pools labelled pools.operator.machineconfiguration.openshift.io/kata-oc and "
+                "would change the CRI-O settings of the collection's pool; delete it first "
+                f"(oc delete containerruntimeconfig {OPERATOR_CRIO_CONFIG})"
+            )
+    deployed = sorted(n["metadata"]["name"] for n in facts.nodes
+                      if KATA_DEPLOY_NODE_LABEL in (n["metadata"].get("labels") or {}))
+    classes = sorted(rc["metadata"]["name"] for rc in facts.runtime_classes
+                     if (rc["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by")
+                     == KATA_DEPLOY_MANAGED_BY)
+    if deployed or classes:
+        where = (f"on nodes {', '.join(deployed)} (label {KATA_DEPLOY_NODE_LABEL})" if deployed
+                 else f"through RuntimeClasses {', '.join(classes)}")
+        raise PreflightError(
+            f"kata-deploy manages Kata Containers {where}; it writes its own CRI-O drop-in on the nodes and the two "
+            "installations would fight over CRI-O's configuration. Remove kata-deploy first (its cleanup removes "
+            "the drop-in and the node label), then run the install"
+        )
+
+
+def choose_target(settings: Settings, selector: dict, facts: Facts, existing_custom: dict | None,
+                  warnings: list[str], messages: list[str]) -> Target:
+    """The target pool and the chosen nodes: the worker pool, a custom pool, or master on compact clusters."""
+    nodes, pools = facts.nodes, facts.pools
+    membership = {n["metadata"]["name"]: primary_pool(n["metadata"]["name"], n["metadata"].get("labels"), pools).pool
+                  for n in nodes}
+    # Dedicated workers: worker-role nodes the master pool does not own (schedulable control-plane nodes carry the
+    # worker label too, but the MCO keeps them in the master pool).
+    workers = sorted(n["metadata"]["name"] for n in nodes
+                     if WORKER_LABEL in (n["metadata"].get("labels") or {})
+                     and membership[n["metadata"]["name"]] != "master")
     if not workers:
         topology = "sno" if len(nodes) == 1 else "compact"
+        kind = "single-node" if topology == "sno" else "compact"
         if not is_empty(selector):
             raise PreflightError(
-                f"this is a {'single-node' if topology == 'sno' else 'compact'} cluster: its workers are control-plane "
-                "nodes, which the MCO keeps in the master pool, so no subset of nodes can be chosen; leave "
-                "sandboxed_containers_node_selector empty to install on every node (each reboots once)"
+                f"this is a {kind} cluster: its workers are control-plane nodes, which the MCO keeps in the master "
+                "pool, so no subset of nodes can be chosen; leave sandboxed_containers_node_selector empty to "
+                "install on every node (each reboots once)"
             )
-        target, custom, role = "master", False, "master"
         chosen = sorted(n for n, p in membership.items() if p == "master")
-        messages.append(
-            f"{'single-node' if topology == 'sno' else 'compact'} cluster: the worker pool has no machines, so the "
-            f"master pool is the target and every node of it ({', '.join(chosen)}) gets sandboxed containers"
-        )
-    else:
-        topology = "standard"
-        if is_empty(selector):
-            target, custom, role = "worker", False, "worker"
-            chosen = sorted(n for n, p in membership.items() if p == "worker")
-            if existing_custom is not None:
-                # Back from a custom pool to all workers: every node of it returns to worker.
-                chosen = sorted(set(chosen) | {n for n, p in membership.items() if p == settings.pool_name})
-        else:
-            target, custom, role = settings.pool_name, True, settings.pool_name
-            node_labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in nodes}
-            chosen = sorted(w for w in workers if matches(selector, node_labels[w]))
-            masters = sorted(n for n, p in membership.items()
-                             if p == "master" and matches(selector, node_labels[n]))
-            if masters:
-                warnings.append(
-                    f"the selector also matches control-plane nodes {', '.join(masters)}; the MCO keeps them in the "
-                    "master pool, so they are left alone"
-                )
-            if not chosen:
-                hint = (" To take sandboxed containers off every node, run playbooks/uninstall.yml instead"
-                        if current_mc is not None else "")
-                raise PreflightError(
-                    f"sandboxed_containers_node_selector ({to_string(selector)}) matches no worker node; "
-                    f"the workers are {', '.join(workers)}. Fix the selector, or label the nodes you want "
-                    f"(oc label node <name> <key>=<value>).{hint}"
-                )
-        if max_unavailable is not None and not custom:
+        messages.append(f"{kind} cluster: the worker pool has no machines, so the master pool is the target and "
+                        f"every node of it ({', '.join(chosen)}) gets sandboxed containers")
+        return Target(topology, "master", False, "master", chosen)
+    masters_with_worker_role = sorted(n for n, p in membership.items() if p == "master" and WORKER_LABEL in (
+        next(x for x in nodes if x["metadata"]["name"] == n)["metadata"].get("labels") or {}))
+    if is_empty(selector):
+        chosen = sorted(n for n, p in membership.items() if p == "worker")
+        if existing_custom is not None:
+            # Back from a custom pool to all workers: every node of it returns to worker.
+            chosen = sorted(set(chosen) | {n for n, p in membership.items() if p == settings.pool_name})
+        if masters_with_worker_role:
+            messages.append(
+                f"control-plane nodes {', '.join(masters_with_worker_role)} are schedulable workers too, but the MCO "
+                "keeps them in the master pool: they do not get sandboxed containers, and the RuntimeClass does not "
+                "schedule sandboxed pods onto them")
+        if settings.max_unavailable not in (None, ""):
             warnings.append("sandboxed_containers_max_unavailable applies to the custom pool only; the worker pool's "
                             "own maxUnavailable is left as it is")
-
+        return Target("standard", "worker", False, "worker", chosen)
+    labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in nodes}
+    chosen = sorted(w for w in workers if matches(selector, labels[w]))
+    masters = sorted(n for n, p in membership.items() if p == "master" and matches(selector, labels[n]))
+    if masters:
+        warnings.append(f"the selector also matches control-plane nodes {', '.join(masters)}; the MCO keeps them in "
+                        "the master pool, so they are left alone")
     if not chosen:
-        raise PreflightError("no node would get sandboxed containers; check sandboxed_containers_node_selector")
+        hint = (" To take sandboxed containers off every node, run playbooks/uninstall.yml instead"
+                if facts.current_mc is not None else "")
+        raise PreflightError(
+            f"sandboxed_containers_node_selector ({to_string(selector)}) matches no worker node; the workers are "
+            f"{', '.join(workers)}. Fix the selector, or label the nodes you want (oc label node <name> "
+            f"<key>=<value>).{hint}"
+        )
+    return Target("standard", settings.pool_name, True, settings.pool_name, chosen)
 
-    not_capable = []
-    unknown = 0
-    node_map = {n["metadata"]["name"]: n for n in nodes}
-    for name in chosen:
-        cap = virtualization_capable(node_map[name])
-        if cap is False:
-            not_capable.append(name)
-        elif cap is None:
-            unknown += 1
-    if not_capable and settings.virtualization_check != "ignore":
+
+def check_architectures(settings: Settings, target: Target, by_name: dict[str, dict], os_id: str,
+                        warnings: list[str]) -> None:
+    """The extension exists for x86_64 and s390x only: refuse other chosen nodes, or leave them out."""
+    supported = EXTENSION_ARCHITECTURES.get(os_id or "rhcos", ("amd64", "s390x"))
+    bad = {n: node_arch(by_name[n]) for n in target.chosen if node_arch(by_name[n]) not in supported}
+    if not bad:
+        return
+    listed = ", ".join(f"{n} ({a})" for n, a in sorted(bad.items()))
+    why = (f"the sandboxed-containers extension is built for {' and '.join(supported)} only, so the MCO would drain "
+           f"{'them' if len(bad) > 1 else 'it'} and fail to install it")
+    if settings.unsupported_architecture == "exclude" and target.custom:
+        target.chosen = [n for n in target.chosen if n not in bad]
+        warnings.append(f"left out {listed}: {why}")
+        if not target.chosen:
+            raise PreflightError(f"no chosen node is left: {listed} cannot run the extension; {why}")
+        return
+    fix = ("exclude them with sandboxed_containers_node_selector (e.g. a matchExpressions on kubernetes.io/arch In "
+           f"[{', '.join(supported)}]), or set sandboxed_containers_unsupported_architecture: exclude to leave them "
+           "out" if target.custom else
+           "choose the nodes with sandboxed_containers_node_selector, e.g. matchExpressions: [{key: "
+           f"kubernetes.io/arch, operator: In, values: [{', '.join(supported)}]}}] (the worker pool gives every "
+           "worker the extension, so no node can be left out of it)")
+    raise PreflightError(f"chosen nodes {listed} cannot run sandboxed containers: {why}; {fix}")
+
+
+def check_virtualization(settings: Settings, chosen: list[str], by_name: dict[str, dict],
+                         warnings: list[str]) -> None:
+    if settings.virtualization_check == "ignore":
+        return
+    not_capable = [n for n in chosen if virtualization_capable(by_name[n]) is False]
+    unknown = [n for n in chosen if virtualization_capable(by_name[n]) is None]
+    if not_capable:
         msg = (f"nodes {', '.join(not_capable)} are not virtualization-capable according to their Node Feature "
                f"Discovery labels (none of {', '.join(VIRT_LABELS)} is \"true\"), so Kata VMs cannot start there; "
                "exclude them with sandboxed_containers_node_selector, or set "
@@ -244,34 +374,123 @@ def decide(settings: Settings, nodes: list[dict], pools: list[dict], *, current_
         if settings.virtualization_check == "fail":
             raise PreflightError(msg)
         warnings.append(msg)
-    if unknown and settings.virtualization_check != "ignore":
-        warnings.append(f"{unknown} chosen nodes have no Node Feature Discovery labels; their virtualization "
-                        "support was not checked")
+    if unknown:
+        warnings.append(f"{len(unknown)} chosen nodes have no Node Feature Discovery label for their architecture's "
+                        "virtualization support; it was not checked")
 
-    for name in ([target] + (["worker"] if custom else [])):
-        if name in by_name:
-            why = pool_health(by_name[name])
-            if why:
-                raise PreflightError(why)
 
-    desired_custom = custom_pool(settings.pool_name, max_unavailable=max_unavailable) if custom else None
+def choose_extension(chosen: list[str], by_name: dict[str, dict], release: Release | None) -> tuple[str, str]:
+    """The extension name for the chosen nodes' operating system, and that os_id; all must agree."""
+    names: dict[str, list[str]] = {}
+    os_ids = set()
+    for n in chosen:
+        os_id, image = node_os(by_name[n])
+        try:
+            names.setdefault(extension_for(os_id, image, release), []).append(n)
+        except UnsupportedOS as e:
+            raise PreflightError(f"node {n} {e}; choose other nodes with sandboxed_containers_node_selector") from None
+        os_ids.add(os_id or "rhcos")
+    if len(names) > 1:
+        detail = "; ".join(f"{ext}: {', '.join(ns)}" for ext, ns in sorted(names.items()))
+        raise PreflightError(f"the chosen nodes run operating systems that name the extension differently ({detail}); "
+                             "choose nodes of one operating system with sandboxed_containers_node_selector")
+    return next(iter(names)), (os_ids.pop() if len(os_ids) == 1 else "rhcos")
+
+
+def check_policy_served(settings: Settings, facts: Facts) -> None:
+    if settings.policy_requested and not facts.serves_admission_policy:
+        runs = f"this cluster runs OpenShift {facts.release.text}" if facts.release else \
+            "this cluster does not serve it"
+        raise PreflightError(
+            "the admission policy (sandboxed_containers_policy) needs ValidatingAdmissionPolicy in "
+            "admissionregistration.k8s.io/v1, which OpenShift serves from "
+            f"{release_text(FIRST_ADMISSION_POLICY_RELEASE)} (Kubernetes 1.30); {runs}. Upgrade the cluster to "
+            f"{release_text(FIRST_ADMISSION_POLICY_RELEASE)} or later, or leave sandboxed_containers_policy unset"
+        )
+
+
+def check_layering(facts: Facts, pools: set[str]) -> None:
+    """Pools built with on-cluster image layering: the wait does not follow images, and nodes leaving such a
+    pool would leave its image."""
+    for moc in facts.machine_os_configs:
+        pool = ((moc.get("spec") or {}).get("machineConfigPool") or {}).get("name")
+        if pool in pools:
+            raise PreflightError(
+                f"pool {pool} is built with on-cluster image layering (MachineOSConfig {moc['metadata']['name']}): "
+                "its nodes run an image the MCO builds, which this collection does not follow, and nodes moved out "
+                "of it would leave that image. Choose nodes in a pool without a MachineOSConfig, or remove the "
+                f"MachineOSConfig (oc delete machineosconfig {moc['metadata']['name']}) first"
+            )
+
+
+def check_pool_health(target: Target, plan_: dict, by_pool: dict[str, dict], transition: str) -> None:
+    needs: dict[str, str] = {target.pool: "the target"}
+    if target.custom or transition == "to_worker":
+        needs.setdefault("worker", "the chosen nodes move between it and the custom pool")
+    for name in plan_["pools"]:
+        needs.setdefault(name, "it inherits the MachineConfig")
+    for name in plan_["pools_losing"]:
+        needs.setdefault(name, "it loses the MachineConfig")
+    for name, why in needs.items():
+        if name in by_pool:
+            problem = pool_health(by_pool[name], why if name != target.pool else "")
+            if problem:
+                raise PreflightError(problem)
+
+
+def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> Decision:
+    """The target pool, the chosen nodes and the plan; raises PreflightError before anything changes.
+
+    The steps: the settings alone; the operator or another installer; the pools; the target and chosen nodes;
+    their architecture, virtualization and operating system (the extension's name); the CRI-O drop-in against
+    the CRI-O the nodes run; the admission policy against the release; the plan; layering and pool health.
+    """
+    selector, _overhead, max_unavailable = validate_settings(settings)
+    refuse_kataconfigs(facts.kataconfigs)
+    check_neighbours(settings, facts)
+    existing_custom = check_pools(settings, facts.pools)
+    warnings: list[str] = []
+    messages: list[str] = []
+    target = choose_target(settings, selector, facts, existing_custom, warnings, messages)
+    by_name = {n["metadata"]["name"]: n for n in facts.nodes}
+    extension, os_id = choose_extension(target.chosen, by_name, facts.release)
+    check_architectures(settings, target, by_name, os_id, warnings)
+    check_virtualization(settings, target.chosen, by_name, warnings)
+    if not target.chosen:
+        raise PreflightError("no node would get sandboxed containers; check sandboxed_containers_node_selector")
     if settings.crio_dropin is None:
         raise PreflightError("the CRI-O drop-in is needed to plan the change (crio_dropin)")
-    desired_mc = machine_config(role, settings.crio_dropin)
-    p = plan(nodes, pools, current_mc=current_mc, desired_mc=desired_mc,
-             custom_pool=desired_custom if custom else (existing_custom if existing_custom is not None else None),
-             chosen=set(chosen) if custom else (set() if existing_custom is not None else None),
-             remove_custom_pool=not custom and existing_custom is not None)
+    check_dropin(settings.crio_dropin, settings.handler, crio_version([by_name[n] for n in target.chosen],
+                                                                     facts.release))
+    check_policy_served(settings, facts)
+    current_role = _role(facts.current_mc)
+    if current_role not in (None, "worker", "master", target.role) and current_role != settings.pool_name:
+        raise PreflightError(
+            f"the installed MachineConfig targets pool {current_role}, not {target.role}; renaming the custom pool is "
+            f"not supported. Set sandboxed_containers_pool_name to {current_role}, or run playbooks/uninstall.yml first"
+        )
+    desired_custom = custom_pool(settings.pool_name, max_unavailable=max_unavailable) if target.custom else None
+    desired_mc = machine_config(target.role, settings.crio_dropin, extensions=[extension])
+    p = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=facts.current_mc,
+             desired_mc=desired_mc, custom_pool=desired_custom if target.custom else existing_custom,
+             chosen=set(target.chosen) if target.custom else (set() if existing_custom is not None else None),
+             remove_custom_pool=not target.custom and existing_custom is not None,
+             release=facts.release)
     if p.errors:
         raise PreflightError("; ".join(p.errors) + "; fix the node labels so each node matches at most one custom pool")
-    current_role = _role(current_mc)
-    if current_role not in (None, "worker", "master", role) and current_role != settings.pool_name:
-        raise PreflightError(
-            f"the installed MachineConfig targets pool {current_role}, not {role}; renaming the custom pool is not "
-            f"supported. Set sandboxed_containers_pool_name to {current_role}, or run playbooks/uninstall.yml first"
-        )
-    return Decision(topology, target, custom, role, chosen, p.as_dict(), warnings, messages,
-                    transition=transition(current_role, role, custom))
+    move = transition(current_role, target.role, target.custom)
+    plan_ = p.as_dict()
+    check_layering(facts, {target.pool, *plan_["pools"], *plan_["pools_losing"],
+                           *(["worker"] if target.custom or move == "to_worker" else [])})
+    check_pool_health(target, plan_, {x["metadata"]["name"]: x for x in facts.pools}, move)
+    inheriting = sorted(set(plan_["pools"]) - {target.pool})
+    if inheriting:
+        messages.append(
+            f"pools {', '.join(inheriting)} inherit the {target.role} MachineConfigs, so their nodes "
+            f"({', '.join(n for pool in inheriting for n in plan_['pools'][pool])}) get sandboxed containers too")
+    return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, plan_, warnings,
+                    messages, transition=move, extension=extension,
+                    release=facts.release.text if facts.release else None)
 
 
 def _role(mc: dict | None) -> str | None:
@@ -333,19 +552,10 @@ class Removal:
         return asdict(self)
 
 
-def refuse_kataconfigs(kataconfigs: list[str]) -> None:
-    if kataconfigs:
-        raise PreflightError(
-            f"the OpenShift sandboxed containers operator manages this cluster (KataConfig {', '.join(kataconfigs)}); "
-            "this collection would fight it. Manage Kata through the operator, or delete the KataConfig and let the "
-            "operator uninstall first"
-        )
-
-
-def decide_uninstall(nodes: list[dict], pools: list[dict], *, current_mc: dict | None, pool_name: str,
-                     runtime_class: str, pods: list[dict], force: bool, kataconfigs: list[str]) -> Removal:
+def decide_uninstall(facts: Facts, *, pool_name: str, runtime_class: str, pods: list[dict],
+                     force: bool) -> Removal:
     """What to remove and which nodes reboot; refuses while pods use the runtime class, unless forced."""
-    refuse_kataconfigs(kataconfigs)
+    refuse_kataconfigs(facts.kataconfigs)
     active = sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
                     if (p.get("spec") or {}).get("runtimeClassName") == runtime_class
                     and (p.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES)
@@ -359,17 +569,18 @@ def decide_uninstall(nodes: list[dict], pools: list[dict], *, current_mc: dict |
                 "uninstall anyway; they would lose their runtime"
             )
         messages.append(f"forced: {len(active)} pods still use the runtime class {runtime_class}: {shown}")
-    by_name = {p["metadata"]["name"]: p for p in pools}
+    by_name = {p["metadata"]["name"]: p for p in facts.pools}
     ours = by_name.get(pool_name)
     if ours is not None and not (ours["metadata"].get("labels") or {}).items() >= MANAGED_BY.items():
         ours = None  # not ours to delete
     label = node_role_label(pool_name)
-    labelled = sorted(n["metadata"]["name"] for n in nodes if label in (n["metadata"].get("labels") or {}))
-    role = _role(current_mc)
+    labelled = sorted(n["metadata"]["name"] for n in facts.nodes if label in (n["metadata"].get("labels") or {}))
+    role = _role(facts.current_mc)
     custom = ours is not None or bool(labelled) or role not in (None, "worker", "master")
     path = "custom" if custom else (role or "none")
-    p = plan(nodes, pools, current_mc=current_mc, desired_mc=None, custom_pool=ours,
-             chosen=set() if path == "custom" else None, remove_custom_pool=ours is not None)
+    p = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=facts.current_mc,
+             desired_mc=None, custom_pool=ours, chosen=set() if path == "custom" else None,
+             remove_custom_pool=ours is not None, release=facts.release)
     if path == "none":
         messages.append("sandboxed containers are not installed by this collection here; nothing to remove")
     return Removal(path, ours is not None, labelled if path == "custom" else [], p.as_dict(), messages)
@@ -381,7 +592,8 @@ def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: d
     out = []
     name = desired_mc["metadata"]["name"]
     if current_mc is None:
-        out.append(f"MachineConfig {name}: created (role {_role(desired_mc)})")
+        out.append(f"MachineConfig {name}: created (role {_role(desired_mc)}, extension "
+                   f"{', '.join(desired_mc['spec']['extensions'])})")
     else:
         cur, new = current_mc.get("spec") or {}, desired_mc["spec"]
         if files_of(cur) != files_of(new):

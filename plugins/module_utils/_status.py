@@ -11,6 +11,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._membership i
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     CURRENT_CONFIG,
     DESIRED_CONFIG,
+    HANDLER_LABEL,
     MCD_REASON,
     MCD_STATE,
     VERSION_ANNOTATION,
@@ -38,6 +39,8 @@ def node_states(nodes: list[dict], pools: list[dict], machine_config: str) -> li
             "name": name, "pool": member.pool, "mcd_state": mcd,
             "current_config": ann.get(CURRENT_CONFIG), "desired_config": ann.get(DESIRED_CONFIG),
             "target_config": target, "reason": ann.get(MCD_REASON) or member.error or "",
+            # The RuntimeClass schedules onto this label; a node that has the handler without it gets no pod.
+            "handler_label": (n["metadata"].get("labels") or {}).get(HANDLER_LABEL),
         }
         if pool is None or machine_config not in sources(pool):
             entry["state"] = "failed" if mcd in ("Degraded", "Unreconcilable") else "not installed"

@@ -26,19 +26,50 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._convergence 
     ROLLED_OUT,
     Assessment,
     assess,
+    ready_condition,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     CRIO_DROPIN_PATH,
-    EXTENSION,
+    KATA_EXTENSIONS,
     MC_API,
 )
 
 WATCH_SECONDS = 240  # the server ends each watch after this; we re-watch from the last resourceVersion
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
+# While the API server restarts (an upgrade of the control plane, the reboot of a single-node cluster) requests are
+# refused or answered 5xx: every request of the wait is retried until its own timeout, not only the watches.
+UNAVAILABLE_STATUS = (500, 502, 503, 504)
+
+
+def unavailable(e: BaseException) -> bool:
+    """Whether an error means the API server cannot be reached just now (as opposed to a refusal)."""
+    if isinstance(e, OSError):
+        return True
+    status = getattr(e, "status", None)
+    if status in UNAVAILABLE_STATUS:
+        return True
+    # urllib3's HTTPError family (MaxRetryError, ProtocolError...), without importing urllib3 here.
+    return any(c.__module__.startswith("urllib3") for c in type(e).__mro__)
+
+
+def retry_while_unavailable(fn: Callable[[], object], deadline: float, progress: Callable[[str], None],
+                            what: str) -> object:
+    """fn(), retried with back-off while the API server is unavailable, until `deadline` (monotonic)."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as e:
+            if not unavailable(e) or time.monotonic() >= deadline:
+                raise
+            if attempt == 0:
+                progress(f"the API server is unavailable ({type(e).__name__}) while {what}; retrying")
+            time.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+            attempt += 1
 
 # What an uninstall waits to see gone from a rendered config.
-OUR_CONTENT = {"extensions": [EXTENSION], "config": {"storage": {"files": [{"path": CRIO_DROPIN_PATH}]}}}
+OUR_CONTENT = {"extensions": list(KATA_EXTENSIONS), "config": {"storage": {"files": [{"path": CRIO_DROPIN_PATH}]}}}
 
 
 @dataclass
@@ -111,7 +142,8 @@ class PoolWaiter:
     """Waits for pools to converge; `dyn` is a kubernetes DynamicClient."""
 
     def __init__(self, dyn, pools: list[str], *, machine_config: str | None = None, present: bool = True,
-                 phase: str = ROLLED_OUT, absent_from: list[str] | None = None) -> None:
+                 phase: str = ROLLED_OUT, absent_from: list[str] | None = None,
+                 reboot_timeout: float | None = None) -> None:
         self.dyn = dyn
         # Pools that must converge with the MachineConfig (or without it when present is false), then
         # pools that must converge without it (e.g. the worker pool the chosen nodes left).
@@ -127,6 +159,9 @@ class PoolWaiter:
         self.rendered: dict[str, dict | None] = {}
         self.mc_spec: dict | None = None
         self.timeout: float | None = None
+        self.reboot_timeout = reboot_timeout
+        # When this wait first saw each node NotReady (its own clock: the cluster's may differ from ours).
+        self.not_ready_since: dict[str, float] = {}
 
     def _count(self) -> None:
         with self._lock:
@@ -157,6 +192,8 @@ class PoolWaiter:
         out = {}
         all_pools = list(self.pools.values())
         nodes = list(self.nodes.values())
+        now = time.monotonic()
+        not_ready_for = {n: now - t for n, t in self.not_ready_since.items()}
         for name in self.names:
             pool = self.pools.get(name)
             if pool is None:
@@ -170,29 +207,42 @@ class PoolWaiter:
                 pool, pool_members(name, nodes, all_pools), machine_config=self.machine_config,
                 mc_spec=(self.mc_spec if present else OUR_CONTENT) if check_content else None, present=present,
                 rendered_spec=self._rendered(target) if check_content else None, phase=self.phase,
+                not_ready_for=not_ready_for, reboot_timeout=self.reboot_timeout,
             )
         return out
+
+    def _track_readiness(self, changed: dict | None) -> None:
+        """Keeps when each node was first seen NotReady; `changed` is one node, or None after a full list."""
+        now = time.monotonic()
+        for n in ([changed] if changed is not None else list(self.nodes.values())):
+            name = n["metadata"]["name"]
+            if name not in self.nodes or ready_condition(self.nodes[name]).get("status") == "True":
+                self.not_ready_since.pop(name, None)
+            else:
+                self.not_ready_since.setdefault(name, now)
 
     def wait(self, timeout: float | None, progress: Callable[[str], None] = lambda _: None,
              heartbeat: float = 60.0) -> Outcome:
         start = time.monotonic()
+        deadline = start + (timeout or 3600)
         if self.machine_config:
             if self.present:
-                mc = self._get("MachineConfig", self.machine_config)
+                mc = retry_while_unavailable(lambda: self._get("MachineConfig", self.machine_config), deadline,
+                                             progress, f"reading MachineConfig {self.machine_config}")
                 if mc is None:
                     raise LookupError(f"MachineConfig {self.machine_config} does not exist; nothing to wait for")
                 self.mc_spec = mc.get("spec") or {}
             else:
                 self.mc_spec = OUR_CONTENT
         events: queue.Queue = queue.Queue()
-        watches = [
-            _Watch(self.dyn, self.dyn.resources.get(api_version=MC_API, kind="MachineConfigPool"), "pool",
-                   events, self._count),
+        pool_res, node_res = retry_while_unavailable(lambda: (
+            self.dyn.resources.get(api_version=MC_API, kind="MachineConfigPool"),
             # prefix="api": the core group only. Without it the lookup of "v1" walks every API group, and on
             # the controller (whose discovery cache lives in a per-run temporary directory) that is ~25 requests.
-            _Watch(self.dyn, self.dyn.resources.get(api_version="v1", kind="Node", prefix="api"), "node", events,
-                   self._count),
-        ]
+            self.dyn.resources.get(api_version="v1", kind="Node", prefix="api")), deadline, progress,
+            "discovering the API")
+        watches = [_Watch(self.dyn, pool_res, "pool", events, self._count),
+                   _Watch(self.dyn, node_res, "node", events, self._count)]
         for w in watches:
             w.start()
         synced: set[str] = set()
@@ -226,6 +276,8 @@ class PoolWaiter:
                         store.pop(obj["metadata"]["name"], None)
                     else:
                         store[obj["metadata"]["name"]] = obj
+                    if kind == "node":
+                        self._track_readiness(obj if typ != "SYNC" else None)
                 if synced != {"pool", "node"}:
                     continue
                 if timeout == 0:  # automatic: sized by the pools' machine counts and maxUnavailable

@@ -11,6 +11,8 @@ version_added: 1.0.0
 description:
   - Creates, updates or deletes the ValidatingAdmissionPolicy C(sandboxed-containers-runtime-class) and its binding,
     which the API server enforces without a webhook (Kubernetes 1.30 and later, OpenShift 4.17 and later).
+  - Where the API server does not serve ValidatingAdmissionPolicy (OpenShift 4.14 to 4.16), a policy with rules is
+    refused before anything changes, and anything else (no policy, V(absent)) does nothing.
   - "Rules (O(policy.modes)), which combine: V(namespaces), only namespaces with a label (default
     C(sandboxed-containers.openshift.io/allowed=true)) or listed by name may run pods with the runtime class;
     V(users), only listed users, groups or service accounts may create or update workloads that use it;
@@ -92,9 +94,19 @@ API = "admissionregistration.k8s.io/v1"
 KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")  # binding first on removal
 
 
+NOT_SERVED = ("the admission policy needs ValidatingAdmissionPolicy in admissionregistration.k8s.io/v1, which "
+              "OpenShift serves from 4.17 (Kubernetes 1.30); this cluster does not serve it. Upgrade the cluster, or "
+              "leave the policy unset")
+
+
 def ensure(cluster: Cluster) -> dict:
     p = cluster.module.params
     policy = p["policy"]
+    if not cluster.serves(API, "ValidatingAdmissionPolicy"):
+        # OpenShift 4.14-4.16: no policy can exist, so there is nothing to keep or remove.
+        if p["state"] == "present" and policy and policy.get("modes"):
+            raise ClusterError(f"{NOT_SERVED}; nothing was changed")
+        return {"changed": False, "result": [], "msg": "ValidatingAdmissionPolicy is not served here: no policy"}
     if policy is None and p["state"] == "present":
         installed = cluster.get(API, "ValidatingAdmissionPolicy", POLICY_NAME)
         if installed is None:

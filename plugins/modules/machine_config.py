@@ -10,10 +10,11 @@ short_description: The MachineConfig that installs the sandboxed-containers exte
 version_added: 1.0.0
 description:
   - Creates, updates or deletes the one MachineConfig of the collection. It carries the RHCOS extension
-    C(sandboxed-containers) (Kata Containers) and the CRI-O drop-in C(/etc/crio/crio.conf.d/50-kata)
-    (mode 0644, an Ignition 3.x data URL) that defines the runtime handler.
-  - The drop-in is checked before anything changes; it must be valid TOML with a
-    C([crio.runtime.runtimes.<handler>]) table.
+    C(sandboxed-containers) (Kata Containers; C(kata-containers) on Fedora CoreOS) and the CRI-O drop-in
+    C(/etc/crio/crio.conf.d/51-sandboxed-containers) (mode 0644, an Ignition 3.2.0 data URL) that defines the
+    runtime handler. It sorts after the kata RPM's own C(50-kata), whose handler table it replaces.
+  - The drop-in is checked before anything changes, as CRI-O would read it; it must hold only a
+    C([crio.runtime.runtimes.<handler>]) table whose keys CRI-O knows, with values of the right type.
   - Writes use server-side apply; in check mode they are server-side dry runs. With C(--diff) the
     drop-in is shown decoded, not as a data URL.
   - Creating or changing it makes the Machine Config Operator roll out a new rendered config to every
@@ -88,12 +89,11 @@ diff:
   type: dict
 """
 
+from ansible_collections.sandboxed.containers.plugins.module_utils._crio import DropinError, check_crio_dropin
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     MACHINE_CONFIG_NAME,
     MC_API,
-    DropinError,
-    check_crio_dropin,
     machine_config,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION

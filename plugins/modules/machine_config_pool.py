@@ -15,7 +15,8 @@ description:
   - A node joins the pool when it gets that label (see M(sandboxed.containers.node_role)); the MCO moves it
     out of the worker pool and rolls the pool's rendered config out to it.
   - Deleting a pool that still has nodes would leave them without a pool, so it is refused; remove the
-    node-role label from them first.
+    node-role label from them first. In check mode, where the steps before only moved the nodes in a dry run, it
+    reports the deletion it would make once they have left.
   - Writes use server-side apply; check mode uses server-side dry runs.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
@@ -79,6 +80,13 @@ def ensure(cluster: Cluster) -> dict:
         pools = cluster.list(MC_API, "MachineConfigPool")
         if any(x["metadata"]["name"] == name for x in pools):
             members = pool_members(name, cluster.list("v1", "Node"), pools)
+            if members and cluster.module.check_mode:
+                # The steps before this one moved its nodes out only in a dry run: say what a real run does.
+                existing = next(x for x in pools if x["metadata"]["name"] == name)
+                return {"changed": True, "result": {},
+                        "msg": f"would delete pool {name} once its nodes "
+                               f"({', '.join(n['metadata']['name'] for n in members)}) have left it",
+                        **({"diff": {"before": existing, "after": {}}} if cluster.module._diff else {})}
             if members:
                 raise ClusterError(
                     f"pool {name} still has nodes ({', '.join(n['metadata']['name'] for n in members)}); deleting it "

@@ -61,28 +61,17 @@ diff:
   type: dict
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, new_module, run
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import node_role_label
 
 
 def ensure(cluster: Cluster) -> dict:
     p = cluster.module.params
     key = node_role_label(p["pool"])
-    nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
-    missing = sorted(set(p["nodes"]) - set(nodes))
-    if missing:
-        raise ClusterError(f"no such nodes: {', '.join(missing)}; nothing was changed")
-    having = sorted(n for n, obj in nodes.items() if key in (obj["metadata"].get("labels") or {}))
-    want = sorted(set(p["nodes"]))
-    add = [n for n in want if n not in having]
-    remove = [n for n in having if n not in want]
-    for n in add:
-        cluster.patch("v1", "Node", n, {"metadata": {"labels": {key: ""}}})
-    for n in remove:
-        cluster.patch("v1", "Node", n, {"metadata": {"labels": {key: None}}})
+    add, remove, having = cluster.label_exactly(key, "", p["nodes"])
     out = {"changed": bool(add or remove), "labelled": add, "unlabelled": remove}
     if cluster.module._diff:
-        out["diff"] = {"before": {key: having}, "after": {key: want}}
+        out["diff"] = {"before": {key: having}, "after": {key: sorted(set(p["nodes"]))}}
     return out
 
 

@@ -22,6 +22,9 @@ description:
   - Fails within seconds when a pool is C(RenderDegraded), C(NodeDegraded) or C(Degraded), or a node of it is
     C(Degraded), naming the nodes and the reasons the MCO reports. A paused pool fails too, since it would not
     progress.
+  - Fails when a node of the rollout stays NotReady longer than O(reboot_timeout) during its update. Nothing on
+    such a node can report: when CRI-O refuses its configuration after the reboot, the kubelet cannot start, the
+    machine-config daemon (a pod) never runs, and the MCO never marks the node or the pool Degraded.
   - "Runs on the controller, so progress lines such as C(kata-oc: 2/5 updated; worker-3 Working) appear in the
     output as they happen, in AWX job logs too. Authentication comes from the task's options or the
     controller's C(K8S_AUTH_*) environment."
@@ -66,6 +69,14 @@ options:
     description: Seconds between repeated progress lines while nothing changes.
     type: int
     default: 60
+  reboot_timeout:
+    description:
+      - Seconds a node that is being updated may stay NotReady (rebooting) before the wait fails, naming it and
+        the likely cause. V(0) never fails for that reason.
+      - A reboot takes a few minutes on cloud VMs and up to an hour on some bare-metal servers; raise it for
+        those.
+    type: int
+    default: 900
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes

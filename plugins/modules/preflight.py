@@ -11,16 +11,23 @@ version_added: 1.0.0
 description:
   - Reads the cluster and never changes it. Fails with a message that says what is wrong and how to fix it
     when the change cannot be made, so that nothing is left half-done.
-  - "Checks: the settings (label selector, pool name, overhead quantities, maxUnavailable, the CRI-O drop-in);
-    the API server is reachable and serves C(machineconfiguration.openshift.io/v1); no KataConfig exists
-    (the OpenShift sandboxed containers operator would manage the cluster); the selector matches at least one
-    worker; the chosen nodes are virtualization-capable where Node Feature Discovery labelled them; the target
-    pool is neither degraded nor paused; the rules of the admission policy (O(policy)), which are applied later
-    in the run."
+  - "Checks: the settings (label selector, pool name, overhead quantities, maxUnavailable); the CRI-O drop-in, key
+    by key, against the CRI-O the chosen nodes run (C(nodeInfo.containerRuntimeVersion)): known keys, right
+    types, absolute paths, allowed annotations; the API server is reachable and serves
+    C(machineconfiguration.openshift.io/v1); no KataConfig exists (the OpenShift sandboxed containers operator
+    would manage the cluster), and nothing it or kata-deploy left behind would conflict (another MachineConfig
+    with the extension or the handler, the operator's ContainerRuntimeConfig, kata-deploy's node labels or
+    RuntimeClasses); the selector matches at least one worker; the chosen nodes' architecture has the extension
+    (x86_64 and s390x) and their operating system names it (RHCOS and SCOS V(sandboxed-containers), Fedora
+    CoreOS V(kata-containers)); they are virtualization-capable where Node Feature Discovery labelled them; no
+    pool the change touches is built with on-cluster image layering, degraded or paused; the rules of the
+    admission policy (O(policy)), which are applied later in the run, and that the cluster serves
+    ValidatingAdmissionPolicy (OpenShift 4.17 and later) when the policy has rules."
   - "Decides the target: the worker pool when O(node_selector) is empty, a custom pool O(pool_name) for the
     matching workers otherwise, and the master pool on compact and single-node clusters, where the worker
     pool has no machines."
-  - Returns the plan, in particular the nodes that will reboot, so that check mode can show it.
+  - Returns the plan, in particular the nodes that will reboot and why, computed from the rendered configs the MCO
+    will produce for every pool (the order of extensions included), so that check mode can show it.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
 options:
@@ -79,6 +86,15 @@ options:
     description: What to do when a chosen node is not virtualization-capable according to its NFD labels.
     type: str
     choices: [fail, warn, ignore]
+    default: fail
+  unsupported_architecture:
+    description:
+      - What to do with chosen nodes whose architecture has no sandboxed-containers extension (it is built for
+        x86_64 and s390x only).
+      - V(fail) refuses. V(exclude) leaves them out of the custom pool with a warning; on the worker pool no node
+        can be left out, so it refuses there too and says how to choose nodes.
+    type: str
+    choices: [fail, exclude]
     default: fail
   machine_config_name:
     description: Name of the collection's MachineConfig.
@@ -156,9 +172,28 @@ plan:
       description: Nodes whose rendered config changes, so that the MCO reboots each of them once.
       type: list
       elements: str
+    why:
+      description: Node name to what changes in its rendered config, for the nodes that reboot.
+      type: dict
     moves:
       description: Node name to [pool before, pool after].
       type: dict
+    handler:
+      description: Nodes whose rendered config carries the MachineConfig after the change.
+      type: list
+      elements: str
+    handler_kept:
+      description: Nodes whose rendered config carries it before and after the change.
+      type: list
+      elements: str
+    pools:
+      description: The pools that carry the MachineConfig after the change (the target and every pool that
+        inherits its role), each with its nodes.
+      type: dict
+    pools_losing:
+      description: The pools that carry it before the change and not after.
+      type: list
+      elements: str
 installed:
   description: What the collection already manages in the cluster, with versions.
   returned: success
@@ -187,6 +222,34 @@ unlabel:
   returned: uninstall
   type: list
   elements: str
+extension:
+  description: The extension name for the chosen nodes' operating system.
+  returned: install and upgrade
+  type: str
+  sample: sandboxed-containers
+release:
+  description: The OpenShift release the ClusterVersion reports, or null where it cannot be read.
+  returned: success
+  type: str
+admission_policy_served:
+  description: Whether the API server serves ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1).
+  returned: success
+  type: bool
+handler_labelled:
+  description: The nodes that carry the C(sandboxed.containers/handler) label now.
+  returned: success
+  type: list
+  elements: str
+handler_label_remove_first:
+  description: The nodes whose C(sandboxed.containers/handler) label goes before anything else changes, since they
+    will not keep the handler.
+  returned: install and upgrade
+  type: list
+  elements: str
+handler_label_changes:
+  description: Whether the label must change on some node once the rollout has finished.
+  returned: install and upgrade
+  type: bool
 messages:
   description: Notes for the user, such as the compact-cluster target.
   returned: success
@@ -194,16 +257,26 @@ messages:
   elements: str
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
+    ApiNotServed,
+    Cluster,
+    ClusterError,
+    new_module,
+    run,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    HANDLER_LABEL,
     MC_API,
+    ROLE_LABEL,
     custom_pool,
     machine_config,
     runtime_class,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._platform import cluster_release
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import POLICY_OPTIONS, PolicyError
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import settings as policy_settings
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
+    Facts,
     PreflightError,
     Settings,
     check_versions,
@@ -216,48 +289,80 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._status impor
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
 
-def kataconfigs(cluster: Cluster) -> list[str]:
+def optional_list(cluster: Cluster, api_version: str, kind: str, **params) -> list[dict]:
+    """Objects of a kind that only some clusters serve (an operator's API, a newer release's)."""
     try:
-        return [k["metadata"]["name"] for k in cluster.list("kataconfiguration.openshift.io/v1", "KataConfig")]
-    except ClusterError as e:
-        if "does not serve" in str(e):
-            return []  # the operator's API is not installed
-        raise
+        return cluster.list(api_version, kind, **params)
+    except ApiNotServed:
+        return []
+
+
+def read_release(cluster: Cluster):
+    """The OpenShift release from the ClusterVersion, or None where it cannot be read."""
+    try:
+        return cluster_release(cluster.get("config.openshift.io/v1", "ClusterVersion", "version"))
+    except ClusterError:
+        return None  # not served (not OpenShift) or not readable: the plan assumes the newest MCO behaviour
+
+
+def read_facts(cluster: Cluster, machine_config_name: str) -> Facts:
+    nodes = cluster.list("v1", "Node")
+    pools = cluster.list(MC_API, "MachineConfigPool")
+    # The rendered configs carry no role label: the selector leaves them (and their size) out.
+    mcs = cluster.list(MC_API, "MachineConfig", label_selector=ROLE_LABEL)
+    current = next((m for m in mcs if m["metadata"]["name"] == machine_config_name), None)
+    if current is None:
+        current = cluster.get(MC_API, "MachineConfig", machine_config_name)
+    return Facts(
+        nodes=nodes, pools=pools, machine_configs=mcs, current_mc=current,
+        kataconfigs=[k["metadata"]["name"] for k in optional_list(cluster, "kataconfiguration.openshift.io/v1",
+                                                                  "KataConfig")],
+        release=read_release(cluster),
+        serves_admission_policy=cluster.serves("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+        machine_os_configs=optional_list(cluster, MC_API, "MachineOSConfig"),
+        runtime_classes=cluster.list("node.k8s.io/v1", "RuntimeClass"),
+        container_runtime_configs=optional_list(cluster, MC_API, "ContainerRuntimeConfig"),
+    )
 
 
 def check(cluster: Cluster) -> dict:
     p = cluster.module.params
     op = p["operation"]
+    policy = p["policy"] if op != "uninstall" else None
     settings = Settings(
         node_selector=p["node_selector"], pool_name=p["pool_name"], runtime_class_name=p["runtime_class_name"],
         handler=p["handler"], overhead=p["overhead"], crio_dropin=p["crio_dropin"] if op != "uninstall" else None,
         max_unavailable=p["max_unavailable"], virtualization_check=p["virtualization_check"],
+        unsupported_architecture=p["unsupported_architecture"],
+        policy_requested=bool(policy and policy.get("modes")),
     )
     try:
         if op != "uninstall":
             validate_settings(settings)  # bad input is reported before the cluster is even read
-            if p["policy"] is not None:
-                policy_settings(p["policy"])  # applied late in the run: a mistake in it must stop it here
+            if policy is not None:
+                policy_settings(policy)  # applied later in the run: a mistake in it must stop it here
     except (PreflightError, PolicyError) as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
-    nodes = cluster.list("v1", "Node")
-    pools = cluster.list(MC_API, "MachineConfigPool")
-    current_mc = cluster.get(MC_API, "MachineConfig", p["machine_config_name"])
-    current_pool = next((x for x in pools if x["metadata"]["name"] == p["pool_name"]), None)
-    rc = cluster.get("node.k8s.io/v1", "RuntimeClass", p["runtime_class_name"])
+    facts = read_facts(cluster, p["machine_config_name"])
+    labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {})[HANDLER_LABEL] for n in facts.nodes
+              if HANDLER_LABEL in (n["metadata"].get("labels") or {})}
+    current_pool = next((x for x in facts.pools if x["metadata"]["name"] == p["pool_name"]), None)
+    rc = next((x for x in facts.runtime_classes if x["metadata"]["name"] == p["runtime_class_name"]), None)
+    current_mc = facts.current_mc
     installed = {
         "machine_config": {"name": p["machine_config_name"], "version": version_of(current_mc)} if current_mc else None,
         "pool": {"name": p["pool_name"], "version": version_of(current_pool)} if current_pool else None,
         "runtime_class": {"name": p["runtime_class_name"], "version": version_of(rc)} if rc else None,
     }
-    out = {"changed": False, "api_host": cluster.host, "installed": installed, "operation": op}
+    out = {"changed": False, "api_host": cluster.host, "installed": installed, "operation": op,
+           "admission_policy_served": facts.serves_admission_policy,
+           "handler_labelled": sorted(labels)}
     try:
         if op == "uninstall":
-            removal = decide_uninstall(
-                nodes, pools, current_mc=current_mc, pool_name=p["pool_name"],
-                runtime_class=p["runtime_class_name"], pods=cluster.list("v1", "Pod"), force=p["force"],
-                kataconfigs=kataconfigs(cluster))
-            return {**out, **removal.as_dict(), "runtime_class_exists": rc is not None}
+            removal = decide_uninstall(facts, pool_name=p["pool_name"], runtime_class=p["runtime_class_name"],
+                                       pods=cluster.list("v1", "Pod"), force=p["force"])
+            return {**out, **removal.as_dict(), "runtime_class_exists": rc is not None,
+                    "release": facts.release.text if facts.release else None}
         if op == "upgrade" and current_mc is None:
             raise PreflightError("sandboxed containers are not installed here (no MachineConfig "
                                  f"{p['machine_config_name']}); run playbooks/install.yml")
@@ -265,19 +370,22 @@ def check(cluster: Cluster) -> dict:
         versions = check_versions(
             {f"{kinds[k]} {v['name']}": v["version"] for k, v in installed.items() if v}, COLLECTION_VERSION,
             p["allow_downgrade"])
-        d = decide(settings, nodes, pools, current_mc=current_mc, kataconfigs=kataconfigs(cluster), operation=op)
+        d = decide(settings, facts, operation=op)
     except PreflightError as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     for w in d.warnings:
         cluster.module.warn(w)
     decision = d.as_dict()
     decision.pop("warnings")  # given through module.warn above
+    # What the handler label steps have to do, so that a run with nothing to do skips them.
+    decision["handler_label_remove_first"] = sorted(set(labels) - set(d.plan["handler_kept"]))
+    decision["handler_label_changes"] = labels != dict.fromkeys(d.plan["handler"], p["handler"])
     desired_pool = custom_pool(p["pool_name"], max_unavailable=_int(p["max_unavailable"])) if d.custom_pool else None
     changes = object_changes(
-        current_mc=current_mc, desired_mc=machine_config(d.role, p["crio_dropin"]),
+        current_mc=current_mc, desired_mc=machine_config(d.role, p["crio_dropin"], extensions=[d.extension]),
         current_pool=current_pool if (d.custom_pool or d.transition == "to_worker") else None,
         desired_pool=desired_pool,
-        current_rc=rc, desired_rc=runtime_class(p["runtime_class_name"], p["handler"], d.target_pool, p["overhead"],
+        current_rc=rc, desired_rc=runtime_class(p["runtime_class_name"], p["handler"], p["overhead"],
                                                 tolerations=p["tolerations"] or None))
     return {**out, **decision, "changes": changes, "versions": versions}
 
@@ -299,6 +407,7 @@ def main() -> None:
             "crio_dropin": {"type": "str"},
             "max_unavailable": {"type": "raw"},
             "virtualization_check": {"type": "str", "choices": ["fail", "warn", "ignore"], "default": "fail"},
+            "unsupported_architecture": {"type": "str", "choices": ["fail", "exclude"], "default": "fail"},
             "machine_config_name": {"type": "str", "default": "50-sandboxed-containers"},
             "force": {"type": "bool", "default": False},
             "allow_downgrade": {"type": "bool", "default": False},

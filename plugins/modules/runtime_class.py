@@ -6,12 +6,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: runtime_class
-short_description: The RuntimeClass that runs pods in Kata VMs on the nodes of the target pool
+short_description: The RuntimeClass that runs pods in Kata VMs on the nodes that have the handler
 version_added: 1.0.0
 description:
   - Creates, updates or deletes the RuntimeClass with the CRI-O handler, the pod overhead (added to every pod's
-    requests by the API server's RuntimeClass admission plugin) and C(scheduling.nodeSelector) set to the
-    node-role label of the target pool, so that its pods land only on nodes that have the handler.
+    requests by the API server's RuntimeClass admission plugin) and C(scheduling.nodeSelector) set to the label
+    C(sandboxed.containers/handler=<handler>), which the collection puts on exactly the nodes whose rendered
+    config carries the handler (see M(sandboxed.containers.node_label)), so that its pods land only there.
   - The overhead is checked as Kubernetes quantities before anything changes.
   - The handler of a RuntimeClass cannot be changed in place; a different handler deletes and recreates it,
     which is refused while pods use it.
@@ -27,10 +28,6 @@ options:
     description: The CRI-O runtime handler, the table C([crio.runtime.runtimes.<handler>]) of the drop-in.
     type: str
     default: kata
-  pool:
-    description: The pool whose nodes run the pods; scheduling uses C(node-role.kubernetes.io/<pool>).
-      Required with O(state=present).
-    type: str
   overhead:
     description: Pod overhead as Kubernetes quantities.
     type: dict
@@ -61,9 +58,8 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: The kata RuntimeClass for the kata-oc pool
+- name: The kata RuntimeClass, for the nodes labelled sandboxed.containers/handler=kata
   sandboxed.containers.runtime_class:
-    pool: kata-oc
     overhead:
       cpu: 250m
       memory: 350Mi
@@ -105,7 +101,7 @@ def ensure(cluster: Cluster) -> dict:
         overhead = validate_overhead(p["overhead"])
     except QuantityError as e:
         raise ClusterError(f"{e}; nothing was changed") from None
-    desired = runtime_class(p["name"], p["handler"], p["pool"], overhead, tolerations=p["tolerations"],
+    desired = runtime_class(p["name"], p["handler"], overhead, tolerations=p["tolerations"],
                             version=p["version"] or COLLECTION_VERSION)
     existing = cluster.get(API, "RuntimeClass", p["name"])
     if existing and existing.get("handler") != p["handler"]:
@@ -128,14 +124,12 @@ def main() -> None:
         {
             "name": {"type": "str", "default": "kata"},
             "handler": {"type": "str", "default": "kata"},
-            "pool": {"type": "str"},
             "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
             "tolerations": {"type": "list", "elements": "dict", "default": []},
             "version": {"type": "str"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
         supports_check_mode=True,
-        required_if=[("state", "present", ("pool",))],
     )
     run(module, ensure)
 

@@ -54,12 +54,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 installed:
-  description: Whether the installation is complete, the RuntimeClass exists and every node of the target pool
-    runs the MachineConfig.
+  description: Whether the installation is complete, the RuntimeClass exists and every node of the pools that
+    carry the MachineConfig runs it and carries the handler label.
   returned: success
   type: bool
+unlabelled:
+  description: Nodes that run the MachineConfig but lack the C(sandboxed.containers/handler) label the RuntimeClass
+    schedules onto (for example nodes that joined a pool after the install); running the install again labels
+    them.
+  returned: success
+  type: list
+  elements: str
 nodes:
-  description: Per node, its pool, state and the MCO's view (current, desired and target config, reason).
+  description: Per node, its pool, state, handler label and the MCO's view (current, desired and target config,
+    reason).
   returned: success
   type: list
   elements: dict
@@ -126,6 +134,8 @@ def report(cluster: Cluster) -> dict:
         key=lambda d: (d["namespace"], d["name"]),
     )
     in_target = [s for s in states if s["pool"] in {x["metadata"]["name"] for x in carrying}]
+    handler = (rc or {}).get("handler")
+    unlabelled = sorted(s["name"] for s in in_target if s["state"] == "installed" and s["handler_label"] != handler)
     runtime_class = None
     if rc:
         runtime_class = {"name": p["runtime_class_name"], "handler": rc.get("handler"),
@@ -133,7 +143,9 @@ def report(cluster: Cluster) -> dict:
                          "scheduling": rc.get("scheduling"), "version": version_of(rc)}
     return {
         "changed": False,
-        "installed": bool(mc and rc and in_target and all(s["state"] == "installed" for s in in_target)),
+        "installed": bool(mc and rc and in_target and all(s["state"] == "installed" for s in in_target)
+                          and not unlabelled),
+        "unlabelled": unlabelled,
         "nodes": states,
         "counts": counts(states),
         "pools": [pool_summary(x) for x in carrying],

@@ -14,6 +14,9 @@ description:
     also when something fails.
   - A node where the pod cannot run is named with the reason, for example the sandbox error CRI-O reports when
     the node lacks the runtime handler (C(FailedCreatePodSandBox)), or why the scheduler cannot place it there.
+  - The pods require the C(restricted-v2) SCC (annotation C(openshift.io/required-scc)), so that they run as a
+    non-root user from the namespace's range whoever creates them; a cluster administrator would otherwise get
+    C(anyuid), and an image that runs as root would be refused by the kubelet.
   - The namespace is created when missing and deleted afterwards if this module created it.
   - In check mode nothing is created; the result lists the nodes that would be checked.
 author:
@@ -81,10 +84,18 @@ def pod_name(node: str) -> str:
     return ("verify-" + re.sub(r"[^a-z0-9-]", "-", node.lower()))[:63].rstrip("-")
 
 
+# OpenShift's SCC admission picks the usable SCC of highest priority: for a cluster administrator that is anyuid,
+# which injects no user, so an image that runs as root would meet runAsNonRoot and the kubelet would refuse it.
+# Pinning restricted-v2 (the annotation exists from OpenShift 4.14) gives the pod a user from the namespace's range
+# whoever creates it (openshift/apiserver-library-go sccadmission).
+REQUIRED_SCC = {"openshift.io/required-scc": "restricted-v2"}
+
+
 def pod(node: str, p: dict) -> dict:
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": pod_name(node), "namespace": p["namespace"], "labels": {LABEL: "true"}},
+        "metadata": {"name": pod_name(node), "namespace": p["namespace"], "labels": {LABEL: "true"},
+                     "annotations": dict(REQUIRED_SCC)},
         "spec": {
             "runtimeClassName": p["runtime_class_name"],
             "nodeSelector": {"kubernetes.io/hostname": node},
@@ -157,7 +168,9 @@ def check(cluster: Cluster) -> dict:
                     pending.discard(n)
                     continue
                 reason = failure_reason(cluster, p["namespace"], pod_name(n))
-                if phase == "Failed" or (reason and reason.startswith("FailedCreatePodSandBox")):
+                # The kubelet reports a sandbox it cannot create, or a container it refuses (CreateContainerConfigError,
+                # event reason Failed), and retries for ever: either is the answer.
+                if phase == "Failed" or (reason and reason.startswith(("FailedCreatePodSandBox", "Failed:"))):
                     results[n] = {"ok": False, "phase": phase, "overhead": overhead,
                                   "reason": reason or (obj.get("status") or {}).get("message") or "the pod failed"}
                     pending.discard(n)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from sim import testing as st
 
@@ -25,8 +26,11 @@ def snapshot(api) -> dict:
     dyn = DynamicClient(api)
 
     def items(api_version, kind):
-        return sorted((o.to_dict() for o in dyn.resources.get(api_version=api_version, kind=kind).get().items),
-                      key=lambda o: o["metadata"]["name"])
+        try:
+            res = dyn.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            return []  # ValidatingAdmissionPolicy before OpenShift 4.17
+        return sorted((o.to_dict() for o in res.get().items), key=lambda o: o["metadata"]["name"])
 
     def meta(o):
         m = o["metadata"]
@@ -49,6 +53,19 @@ def workers_of(api) -> list[str]:
     return sorted(n["metadata"]["name"] for n in st.nodes(api)
                   if "node-role.kubernetes.io/worker" in (n["metadata"].get("labels") or {})
                   and "node-role.kubernetes.io/master" not in (n["metadata"].get("labels") or {}))
+
+
+def openshift_release(api) -> tuple[int, int]:
+    """The release the local cluster pretends to be, from its ClusterVersion."""
+    version = st.kube(api).get("/apis/config.openshift.io/v1/clusterversions/version")["status"]["desired"]["version"]
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def handler_nodes(api) -> list[str]:
+    """The nodes the collection marked as having the handler (what the RuntimeClass schedules onto)."""
+    return sorted(n["metadata"]["name"] for n in st.nodes(api)
+                  if (n["metadata"].get("labels") or {}).get("sandboxed.containers/handler") == "kata")
 
 
 def new_namespace(api) -> str:

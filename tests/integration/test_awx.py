@@ -196,7 +196,7 @@ def test_a_check_job_publishes_the_plan_and_changes_nothing(awx, fresh):
     assert report["installed"] is False
     assert report["target_pool"] == "kata-oc"
     assert sorted(report["plan"]["reboot"]) == CHOSEN
-    assert "Would install on worker-0, worker-2 through pool kata-oc." in " ".join(job.stdout.split())
+    assert "Would install on worker-0, worker-2 through pool kata-oc (extension" in " ".join(job.stdout.split())
     assert snapshot(api) == before
     _no_secret_in(job, awx.credential["bearer_token"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 import tomllib
@@ -11,18 +12,19 @@ import pytest
 from kubernetes import client
 
 from sim import testing as st
-from support import FAST, MC_NAME, clean_up, kata_pods, roll_back, run_pods, snapshot, workers_of
+from support import FAST, MC_NAME, clean_up, handler_nodes, kata_pods, roll_back, run_pods, snapshot, workers_of
 
 
 def test_install_on_every_worker(cluster, ansible, fresh):
     api = fresh
+    st.configure(api, node_update=2)  # slow enough that the wait sees the rollout under way
     r = ansible.run("install")
     assert r.rc == 0, r
     mc = cluster.dynamic().resources.get(api_version="machineconfiguration.openshift.io/v1",
                                          kind="MachineConfig").get(name=MC_NAME).to_dict()
     assert mc["spec"]["extensions"] == ["sandboxed-containers"]
     (f,) = mc["spec"]["config"]["storage"]["files"]
-    assert (f["path"], f["mode"]) == ("/etc/crio/crio.conf.d/50-kata", 0o644)
+    assert (f["path"], f["mode"]) == ("/etc/crio/crio.conf.d/51-sandboxed-containers", 0o644)
     assert mc["spec"]["config"]["ignition"]["version"].startswith("3.")
     dropin = tomllib.loads(base64.b64decode(f["contents"]["source"].split(",", 1)[1]).decode())
     assert dropin["crio"]["runtime"]["runtimes"]["kata"] == {
@@ -37,7 +39,8 @@ def test_install_on_every_worker(cluster, ansible, fresh):
     rc = client.NodeV1Api(api).read_runtime_class("kata")
     assert rc.handler == "kata"
     assert rc.overhead.pod_fixed == {"cpu": "250m", "memory": "350Mi"}
-    assert rc.scheduling.node_selector == {"node-role.kubernetes.io/worker": ""}
+    assert rc.scheduling.node_selector == {"sandboxed.containers/handler": "kata"}
+    assert handler_nodes(api) == ["worker-0", "worker-1", "worker-2"]
     pods = run_pods(api, "kata", count=3)
     assert {p.spec.node_name for p in pods} <= {"worker-0", "worker-1", "worker-2"}
     assert all(p.status.phase == "Running" for p in pods)
@@ -46,7 +49,7 @@ def test_install_on_every_worker(cluster, ansible, fresh):
     assert r.report["counts"]["installed"] == 3
     # Live progress lines of the wait, printed as the nodes moved (whether the wait begins before or
     # after the MCO rendered depends on timing, so only the later lines are certain).
-    assert "pool_wait: worker: 1/3 updated" in r.output
+    assert re.search(r"pool_wait: worker: [12]/3 updated", r.output), r.output
     assert "pool_wait: worker: 3/3 updated, converged on rendered-worker-" in r.output
 
 
@@ -67,7 +70,8 @@ def test_install_on_two_of_three_workers(cluster, ansible, fresh, selector):
     assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
                                "worker-0": 1, "worker-1": 0, "worker-2": 1}
     rc = client.NodeV1Api(api).read_runtime_class("kata")
-    assert rc.scheduling.node_selector == {"node-role.kubernetes.io/kata-oc": ""}
+    assert rc.scheduling.node_selector == {"sandboxed.containers/handler": "kata"}
+    assert handler_nodes(api) == ["worker-0", "worker-2"]
     pods = run_pods(api, "kata", count=6)
     assert {p.spec.node_name for p in pods} <= {"worker-0", "worker-2"}
 
@@ -86,7 +90,8 @@ def test_install_on_compact_and_single_node(cluster, ansible, topology, nodes):
         assert "the master pool is the target" in r.text
         assert st.reboots(api) == dict.fromkeys(nodes, 1)
         rc = client.NodeV1Api(api).read_runtime_class("kata")
-        assert rc.scheduling.node_selector == {"node-role.kubernetes.io/master": ""}
+        assert rc.scheduling.node_selector == {"sandboxed.containers/handler": "kata"}
+        assert handler_nodes(api) == nodes
         assert st.pool(api, "master")["status"]["updatedMachineCount"] == len(nodes)
         pods = run_pods(api, "kata", count=len(nodes))
         assert {p.spec.node_name for p in pods} <= set(nodes)
@@ -112,9 +117,10 @@ def test_check_mode_on_a_fresh_cluster_changes_nothing_and_shows_the_plan(cluste
     r = ansible.run("install", check=True, diff=True,
                     extra_vars={"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}}})
     assert r.rc == 0, r
-    assert "Would install on worker-1 through pool kata-oc." in r.text
+    assert "Would install on worker-1 through pool kata-oc (extension sandboxed-containers, OpenShift 4." in r.text
     assert "Nodes that reboot once: worker-1; no other node reboots." in r.text
-    assert "Changes: MachineConfig 50-sandboxed-containers: created (role kata-oc)" in r.text
+    assert "Changes: MachineConfig 50-sandboxed-containers: created (role kata-oc, extension sandboxed-containers)" \
+        in r.text
     assert "[crio.runtime.runtimes.kata]" in r.stdout  # the drop-in, decoded, in the diff
     assert r.report["plan"]["reboot"] == ["worker-1"]
     assert snapshot(api) == before
@@ -169,7 +175,8 @@ def test_node_fault_fails_fast_and_a_rerun_completes(cluster, ansible, fresh):
     assert r.rc != 0, r
     assert "node worker-1 is Degraded: " in r.text, r.text[-3000:]
     assert "simulated disk failure" in r.text
-    assert "The install stopped at \"Wait until the rollout has finished on every node\"" in r.text
+    assert "The install stopped at \"Wait until the rollout has finished on every node of every pool it touches\"" \
+        in r.text
     assert "t" in degraded_at
     assert ended - degraded_at["t"] < 10, f"the play failed {ended - degraded_at['t']:.1f} s after Degraded"
     st.clear_fault(api, "worker-1")
@@ -197,12 +204,26 @@ def test_wait_survives_an_api_server_restart(cluster, ansible, fresh):
     api = fresh
     st.configure(api, node_update=1.5)
     proc = ansible.start("install")
+    lines: list[str] = []
+    in_wait = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+            if "Wait until the rollout has finished" in line:
+                in_wait.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    # The restart must hit the wait itself (the steps before it fail on an unreachable API server, as they should).
+    assert in_wait.wait(120), "".join(lines)
     st.wait_for(lambda: any(
         (n["metadata"].get("annotations") or {}).get("machineconfiguration.openshift.io/state") == "Working"
         for n in st.nodes(api)), 60, what="the rollout to start")
     cluster.restart("kube-apiserver")
-    out = proc.communicate(timeout=300)[0]
-    assert proc.returncode == 0, out
+    proc.wait(timeout=300)
+    reader.join(10)
+    assert proc.returncode == 0, "".join(lines)
     api = cluster.api()
     assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
                                "worker-0": 1, "worker-1": 1, "worker-2": 1}

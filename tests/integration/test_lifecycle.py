@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 
 from sim import testing as st
-from support import MC_NAME, Recorder, new_namespace, snapshot
+from support import MC_NAME, Recorder, handler_nodes, new_namespace, snapshot
 
 KATA_LABEL = "node-role.kubernetes.io/kata-oc"
 CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
@@ -248,7 +248,8 @@ def test_from_every_worker_to_a_subset_and_back(cluster, ansible, fresh):
     assert reboots(api) == {**MASTERS, "worker-0": 1, "worker-1": 3, "worker-2": 3}
     assert "kata-oc" not in {p["metadata"]["name"] for p in st.pools(api)}
     assert client.NodeV1Api(api).read_runtime_class("kata").scheduling.node_selector == {
-        "node-role.kubernetes.io/worker": ""}
+        "sandboxed.containers/handler": "kata"}
+    assert handler_nodes(api) == ["worker-0", "worker-1", "worker-2"]
 
 
 def test_a_node_that_joins_later_is_brought_in_by_a_rerun(cluster, ansible, fresh):

@@ -27,7 +27,9 @@ def test_machine_config_carries_the_extension_and_the_dropin(dropin):
     assert mc["spec"]["extensions"] == ["sandboxed-containers"]
     assert re.match(r"^3\.\d+\.\d+$", mc["spec"]["config"]["ignition"]["version"])
     (f,) = mc["spec"]["config"]["storage"]["files"]
-    assert f["path"] == "/etc/crio/crio.conf.d/50-kata"
+    # After the kata RPM's own 50-kata, so CRI-O reads ours last and its table wins; the RPM's file is not masked.
+    assert f["path"] == "/etc/crio/crio.conf.d/51-sandboxed-containers"
+    assert sorted([f["path"], o.RPM_DROPIN_PATH]) == [o.RPM_DROPIN_PATH, f["path"]]
     assert f["mode"] == 0o644 == 420
     assert o.decode_data_url(f["contents"]["source"]) == dropin
     table = tomllib.loads(o.decode_data_url(f["contents"]["source"]))["crio"]["runtime"]["runtimes"]["kata"]
@@ -40,16 +42,6 @@ def test_data_urls_round_trip_both_encodings():
     assert o.decode_data_url("data:,a%20%3D%20%22b%22%0A") == 'a = "b"\n'
 
 
-def test_dropin_check(dropin):
-    assert o.check_crio_dropin(dropin, "kata")["runtime_root"] == "/run/vc"
-    with pytest.raises(o.DropinError, match=r"no \[crio.runtime.runtimes.kata-qemu\] table"):
-        o.check_crio_dropin(dropin, "kata-qemu")
-    with pytest.raises(o.DropinError, match="not valid TOML"):
-        o.check_crio_dropin("[crio.runtime.runtimes.kata\nruntime_path=", "kata")
-    with pytest.raises(o.DropinError, match="needs runtime_type"):
-        o.check_crio_dropin('[crio.runtime.runtimes.kata]\nruntime_path = "/x"\n', "kata")
-
-
 def test_custom_pool_inherits_worker_and_selects_its_role_label():
     p = o.custom_pool("kata-oc", max_unavailable="25%")
     expr = p["spec"]["machineConfigSelector"]["matchExpressions"][0]
@@ -59,12 +51,13 @@ def test_custom_pool_inherits_worker_and_selects_its_role_label():
     assert "maxUnavailable" not in o.custom_pool("kata-oc")["spec"]
 
 
-def test_runtime_class_schedules_onto_the_pool():
-    rc = o.runtime_class("kata", "kata", "kata-oc", {"cpu": "250m", "memory": "350Mi"},
+def test_runtime_class_schedules_onto_the_nodes_with_the_handler():
+    rc = o.runtime_class("kata", "kata", {"cpu": "250m", "memory": "350Mi"},
                          tolerations=[{"key": "k", "operator": "Exists"}])
     assert rc["handler"] == "kata"
     assert rc["overhead"] == {"podFixed": {"cpu": "250m", "memory": "350Mi"}}
-    assert rc["scheduling"]["nodeSelector"] == {"node-role.kubernetes.io/kata-oc": ""}
+    # Not a node-role label: schedulable control-plane nodes carry the worker role without the handler.
+    assert rc["scheduling"]["nodeSelector"] == {"sandboxed.containers/handler": "kata"}
     assert rc["scheduling"]["tolerations"] == [{"key": "k", "operator": "Exists"}]
 
 
@@ -80,6 +73,11 @@ def test_rendered_content_checks(dropin):
     assert not o.rendered_carries(rendered, changed)
     bare = {"extensions": ["usbguard"], "config": {"storage": {"files": []}}}
     assert o.rendered_lacks(bare, ours) and not o.rendered_carries(bare, ours)
+
+
+def test_machine_config_takes_the_extension_name_of_the_os(dropin):
+    assert o.machine_config("worker", dropin, extensions=["kata-containers"])["spec"]["extensions"] == [
+        "kata-containers"]
 
 
 def test_version_matches_galaxy_yml():

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
+from ansible_collections.sandboxed.containers.plugins.module_utils._platform import parse_release
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
+    Facts,
     PreflightError,
     Settings,
     decide,
+    object_changes,
     virtualization_capable,
 )
 from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN, node, pool
@@ -25,8 +30,12 @@ def settings(**kw) -> Settings:
     return Settings(crio_dropin=DROPIN, **kw)
 
 
+def facts(nodes, pools=None, **kw) -> Facts:
+    return Facts(nodes=nodes, pools=BASE if pools is None else pools, **kw)
+
+
 def test_default_selector_targets_the_worker_pool():
-    d = decide(settings(), standard(), BASE, current_mc=None, kataconfigs=[])
+    d = decide(settings(), facts(standard()))
     assert (d.topology, d.target_pool, d.custom_pool, d.role) == ("standard", "worker", False, "worker")
     assert d.chosen_nodes == ["worker-0", "worker-1", "worker-2"]
     assert d.plan["reboot"] == d.chosen_nodes
@@ -34,7 +43,7 @@ def test_default_selector_targets_the_worker_pool():
 
 def test_selector_targets_a_custom_pool_with_the_matching_workers():
     nodes = standard(**{"worker-0": {"kata": "yes"}, "worker-2": {"kata": "yes"}})
-    d = decide(settings(node_selector={"matchLabels": {"kata": "yes"}}), nodes, BASE, current_mc=None, kataconfigs=[])
+    d = decide(settings(node_selector={"matchLabels": {"kata": "yes"}}), facts(nodes))
     assert (d.target_pool, d.custom_pool, d.role) == ("kata-oc", True, "kata-oc")
     assert d.chosen_nodes == ["worker-0", "worker-2"]
     assert d.plan["label"] == d.plan["reboot"] == ["worker-0", "worker-2"]
@@ -42,16 +51,16 @@ def test_selector_targets_a_custom_pool_with_the_matching_workers():
 
 def test_compact_cluster_targets_master_and_says_so():
     nodes = [node(f"master-{i}", "master", "worker", **VIRT) for i in range(3)]
-    d = decide(settings(), nodes, BASE, current_mc=None, kataconfigs=[])
+    d = decide(settings(), facts(nodes))
     assert (d.topology, d.target_pool, d.role) == ("compact", "master", "master")
     assert "compact cluster: the worker pool has no machines" in d.messages[0]
     assert d.plan["reboot"] == ["master-0", "master-1", "master-2"]
     with pytest.raises(PreflightError, match="compact cluster: its workers are control-plane nodes"):
-        decide(settings(node_selector={"matchLabels": {"a": "b"}}), nodes, BASE, current_mc=None, kataconfigs=[])
+        decide(settings(node_selector={"matchLabels": {"a": "b"}}), facts(nodes))
 
 
 def test_single_node_cluster():
-    d = decide(settings(), [node("sno-0", "master", "worker", **VIRT)], BASE, current_mc=None, kataconfigs=[])
+    d = decide(settings(), facts([node("sno-0", "master", "worker", **VIRT)]))
     assert (d.topology, d.target_pool, d.chosen_nodes) == ("sno", "master", ["sno-0"])
 
 
@@ -74,27 +83,26 @@ def test_single_node_cluster():
 def test_bad_input_is_refused_with_a_clear_message(kw, message):
     s = Settings(**({"crio_dropin": DROPIN} | kw))
     with pytest.raises(PreflightError) as e:
-        decide(s, standard(), BASE, current_mc=None, kataconfigs=[])
+        decide(s, facts(standard()))
     assert message in str(e.value)
 
 
 def test_existing_kataconfig_is_refused():
     with pytest.raises(PreflightError, match="operator manages this cluster \\(KataConfig example-kataconfig\\)"):
-        decide(settings(), standard(), BASE, current_mc=None, kataconfigs=["example-kataconfig"])
+        decide(settings(), facts(standard(), kataconfigs=["example-kataconfig"]))
 
 
 def test_foreign_pool_with_our_name_is_refused():
     with pytest.raises(PreflightError, match=r"not managed by sandboxed\.containers"):
-        decide(settings(node_selector={"matchLabels": {"a": "b"}}), standard(), [*BASE, pool("kata-oc")],
-               current_mc=None, kataconfigs=[])
+        decide(settings(node_selector={"matchLabels": {"a": "b"}}), facts(standard(), [*BASE, pool("kata-oc")]))
 
 
 def test_degraded_or_paused_target_pool_is_refused():
     degraded = pool("worker", conds={"Degraded": ("True", "", "Node worker-1 is reporting: boom")})
     with pytest.raises(PreflightError, match="pool worker is Degraded: Node worker-1 is reporting: boom"):
-        decide(settings(), standard(), [pool("master"), degraded], current_mc=None, kataconfigs=[])
+        decide(settings(), facts(standard(), [pool("master"), degraded]))
     with pytest.raises(PreflightError, match="pool worker is paused"):
-        decide(settings(), standard(), [pool("master"), pool("worker", paused=True)], current_mc=None, kataconfigs=[])
+        decide(settings(), facts(standard(), [pool("master"), pool("worker", paused=True)]))
 
 
 def test_virtualization_check_fail_warn_ignore():
@@ -105,10 +113,10 @@ def test_virtualization_check_fail_warn_ignore():
     assert virtualization_capable(nodes[3]) is True
     assert virtualization_capable(node("bare", "worker")) is None
     with pytest.raises(PreflightError, match="nodes worker-1 are not virtualization-capable"):
-        decide(settings(), nodes, BASE, current_mc=None, kataconfigs=[])
-    d = decide(settings(virtualization_check="warn"), nodes, BASE, current_mc=None, kataconfigs=[])
+        decide(settings(), facts(nodes))
+    d = decide(settings(virtualization_check="warn"), facts(nodes))
     assert any("worker-1 are not virtualization-capable" in w for w in d.warnings)
-    d = decide(settings(virtualization_check="ignore"), nodes, BASE, current_mc=None, kataconfigs=[])
+    d = decide(settings(virtualization_check="ignore"), facts(nodes))
     assert d.warnings == []
 
 
@@ -116,6 +124,154 @@ def test_second_run_plans_no_reboot():
     cp = o.custom_pool("kata-oc")
     mc = o.machine_config("kata-oc", DROPIN)
     nodes = standard(**{"worker-0": {"kata": "yes", o.node_role_label("kata-oc"): ""}})
-    d = decide(settings(node_selector={"matchLabels": {"kata": "yes"}}), nodes, [*BASE, cp], current_mc=mc,
-               kataconfigs=[])
-    assert d.plan == {"label": [], "unlabel": [], "reboot": [], "moves": {}, "errors": []}
+    d = decide(settings(node_selector={"matchLabels": {"kata": "yes"}}),
+               facts(nodes, [*BASE, cp], machine_configs=[mc], current_mc=mc))
+    assert (d.plan["label"], d.plan["unlabel"], d.plan["reboot"], d.plan["moves"]) == ([], [], [], {})
+    assert d.plan["handler"] == d.plan["handler_kept"] == ["worker-0"]
+
+
+def arch(name: str, a: str, **labels) -> dict:
+    n = node(name, "worker", **labels)
+    n["metadata"]["labels"]["kubernetes.io/arch"] = a
+    return n
+
+
+def test_an_arm64_worker_is_refused_naming_it_and_s390x_is_accepted():
+    masters = standard()[:3]
+    nodes = [*masters, arch("worker-0", "amd64", **VIRT), arch("worker-1", "arm64"), arch("worker-2", "s390x",
+             **{"feature.node.kubernetes.io/cpu-cpuid.SIE": "true"})]
+    with pytest.raises(PreflightError) as e:
+        decide(settings(), facts(nodes))
+    assert "chosen nodes worker-1 (arm64) cannot run sandboxed containers" in str(e.value)
+    assert "built for amd64 and s390x only" in str(e.value)
+    assert "kubernetes.io/arch" in str(e.value)  # how to choose the nodes
+    sel = {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "s390x"]}]}
+    d = decide(settings(node_selector=sel), facts(nodes))
+    assert d.chosen_nodes == ["worker-0", "worker-2"]  # s390x accepted, its SIE flag counts as virtualization
+    sel = {"matchLabels": {"kubernetes.io/os": "linux"}}
+    d = decide(settings(node_selector=sel, unsupported_architecture="exclude"),
+               facts([*masters, *(dict(n, metadata={**n["metadata"], "labels": {**n["metadata"]["labels"],
+                                                                                  "kubernetes.io/os": "linux"}})
+                                  for n in nodes[3:])]))
+    assert d.chosen_nodes == ["worker-0", "worker-2"]
+    assert any("left out worker-1 (arm64)" in w for w in d.warnings)
+
+
+def test_virtualization_is_checked_as_each_architecture_reports_it():
+    s390x = arch("z-0", "s390x", **{"feature.node.kubernetes.io/cpu-cpuid.VXRS": "true"})
+    assert virtualization_capable(s390x) is False  # NFD labelled it, and no SIE
+    s390x["metadata"]["labels"]["feature.node.kubernetes.io/cpu-cpuid.SIE"] = "true"
+    assert virtualization_capable(s390x) is True
+    no_flag = arch("p-0", "ppc64le", **{"feature.node.kubernetes.io/cpu-model.vendor_id": "IBM"})
+    assert virtualization_capable(no_flag) is None  # NFD has no virtualization flag there: unknown, not incapable
+
+
+@pytest.mark.parametrize(("os_id", "image", "extension"), [
+    ("rhcos", "Red Hat Enterprise Linux CoreOS 9.6", "sandboxed-containers"),
+    ("scos", "CentOS Stream CoreOS 9", "sandboxed-containers"),
+    ("fedora", "Fedora CoreOS 39", "kata-containers"),
+])
+def test_the_extension_is_named_for_the_nodes_operating_system(os_id, image, extension):
+    nodes = standard()
+    for n in nodes:
+        n["metadata"]["labels"]["node.openshift.io/os_id"] = os_id
+        n["status"] = {"nodeInfo": {"osImage": image}}
+    d = decide(settings(), facts(nodes, release=parse_release("4.15.2")))
+    assert d.extension == extension
+    changes = object_changes(current_mc=None, desired_mc=o.machine_config("worker", DROPIN, extensions=[extension]),
+                             current_pool=None, desired_pool=None, current_rc=None,
+                             desired_rc=o.runtime_class("kata", "kata", {"cpu": "1"}))
+    assert f"MachineConfig 50-sandboxed-containers: created (role worker, extension {extension})" in changes
+
+
+def test_an_operating_system_without_extensions_is_refused():
+    nodes = standard()
+    nodes[3]["status"] = {"nodeInfo": {"osImage": "Red Hat Enterprise Linux 8.10 (Ootpa)"}}
+    with pytest.raises(PreflightError, match=r"node worker-0 runs Red Hat Enterprise Linux 8\.10 .*not a CoreOS"):
+        decide(settings(), facts(nodes))
+
+
+def test_a_policy_is_refused_where_the_release_does_not_serve_it():
+    with pytest.raises(PreflightError) as e:
+        decide(settings(policy_requested=True),
+               facts(standard(), release=parse_release("4.16.12"), serves_admission_policy=False))
+    assert "OpenShift serves from 4.17 (Kubernetes 1.30); this cluster runs OpenShift 4.16.12" in str(e.value)
+    # No policy asked for: the release does not matter.
+    decide(settings(), facts(standard(), release=parse_release("4.14.1"), serves_admission_policy=False))
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"machine_configs": [{"metadata": {"name": "50-enable-sandboxed-containers-extension",
+                                        "labels": {o.ROLE_LABEL: "worker", "app": "example-kataconfig"}},
+                           "spec": {"extensions": ["sandboxed-containers"]}}]},
+     "MachineConfig 50-enable-sandboxed-containers-extension (left by the OpenShift sandboxed containers operator"),
+    ({"machine_configs": [{"metadata": {"name": "50-kata-crio-dropin", "labels": {o.ROLE_LABEL: "worker"}},
+                           "spec": {"config": {"storage": {"files": [{
+                               "path": "/etc/crio/crio.conf.d/50-kata.conf",
+                               "contents": {"source": o.data_url(DROPIN)}}]}}}}]},
+     "MachineConfig 50-kata-crio-dropin (role worker) already defines the CRI-O handler kata"),
+    ({"container_runtime_configs": [{"metadata": {"name": "kata-crio-config"}}]},
+     "the ContainerRuntimeConfig kata-crio-config left by the OpenShift sandboxed containers operator"),
+    ({"runtime_classes": [{"metadata": {"name": "kata-qemu", "labels": {
+        "app.kubernetes.io/managed-by": "kata-deploy"}}}]},
+     "kata-deploy manages Kata Containers through RuntimeClasses kata-qemu"),
+])
+def test_what_others_left_is_named_before_any_change(kw, message):
+    with pytest.raises(PreflightError) as e:
+        decide(settings(), facts(standard(), **kw))
+    assert message in str(e.value)
+    assert "oc delete" in str(e.value) or "Remove kata-deploy" in str(e.value)
+
+
+def test_kata_deploy_node_labels_are_named():
+    nodes = standard(**{"worker-1": {"katacontainers.io/kata-runtime": "true"}})
+    with pytest.raises(PreflightError, match=r"kata-deploy manages Kata Containers on nodes worker-1"):
+        decide(settings(), facts(nodes))
+
+
+def test_a_layered_pool_the_change_touches_is_refused():
+    moc = {"metadata": {"name": "worker"}, "spec": {"machineConfigPool": {"name": "worker"}}}
+    with pytest.raises(PreflightError, match=r"pool worker is built with on-cluster image layering \(MachineOSConfig"):
+        decide(settings(), facts(standard(), machine_os_configs=[moc]))
+    nodes = standard(**{"worker-0": {"kata": "yes"}})
+    with pytest.raises(PreflightError, match="pool worker is built with on-cluster image layering"):
+        decide(settings(node_selector={"matchLabels": {"kata": "yes"}}), facts(nodes, machine_os_configs=[moc]))
+
+
+def test_a_paused_worker_pool_is_refused_on_the_custom_path_too_saying_why():
+    nodes = standard(**{"worker-0": {"kata": "yes"}})
+    with pytest.raises(PreflightError) as e:
+        decide(settings(node_selector={"matchLabels": {"kata": "yes"}}),
+               facts(nodes, [pool("master"), pool("worker", paused=True)]))
+    assert "pool worker (the chosen nodes move between it and the custom pool) is paused" in str(e.value)
+
+
+def test_schedulable_masters_are_left_out_and_it_is_said():
+    nodes = [node(f"master-{i}", "master", "worker", **VIRT) for i in range(3)] + standard()[3:]
+    d = decide(settings(), facts(nodes))
+    assert d.target_pool == "worker" and d.chosen_nodes == ["worker-0", "worker-1", "worker-2"]
+    assert d.plan["handler"] == ["worker-0", "worker-1", "worker-2"]  # what the RuntimeClass will select
+    assert any("control-plane nodes master-0, master-1, master-2 are schedulable workers too" in m
+               for m in d.messages)
+
+
+def test_the_dropin_is_checked_against_the_crio_of_the_chosen_nodes():
+    nodes = standard()
+    for n in nodes:
+        n["status"] = {"nodeInfo": {"containerRuntimeVersion": "cri-o://1.27.9-4.rhaos4.14.git1.el9"}}
+    newer = DROPIN + 'container_min_memory = "256MiB"\n'
+    with pytest.raises(PreflightError, match=r"CRI-O reads from 1.29.3 on; the chosen nodes run CRI-O 1.27.9"):
+        decide(Settings(crio_dropin=newer), facts(nodes))
+
+
+@pytest.mark.parametrize(("os_id", "release", "message"), [
+    ("fedora", "4.16.0", "runs Fedora CoreOS, whose package name kata-containers the Machine Config Operator"),
+    ("centos", "4.19.3", "reports ID=centos, on which the Machine Config Operator before 4.23"),
+    ("ubuntu", "4.21.0", "reports the operating system 'ubuntu'"),
+])
+def test_operating_systems_the_mco_cannot_give_the_extension_are_refused(os_id, release, message):
+    nodes = standard()
+    for n in nodes:
+        n["metadata"]["labels"]["node.openshift.io/os_id"] = os_id
+    with pytest.raises(PreflightError, match=re.escape(message)):
+        decide(settings(), facts(nodes, release=parse_release(release)))
