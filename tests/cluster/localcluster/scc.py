@@ -160,7 +160,10 @@ def _scc(name: str, priority: int | None, run_as_user: str, **extra: object) -> 
             "metadata": {"name": name}, "priority": priority, "runAsUser": {"type": run_as_user},
             "seLinuxContext": {"type": "MustRunAs"}, "allowHostDirVolumePlugin": False, "allowHostIPC": False,
             "allowHostNetwork": False, "allowHostPID": False, "allowHostPorts": False,
-            "allowPrivilegedContainer": False, "readOnlyRootFilesystem": False, "users": [], **extra}
+            "allowPrivilegedContainer": False, "readOnlyRootFilesystem": False, "users": [],
+            "allowedCapabilities": None, "defaultAddCapabilities": None,
+            "volumes": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                        "projected", "secret"], **extra}
 
 
 def _use_role(scc: str) -> list[dict]:
