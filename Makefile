@@ -87,8 +87,7 @@ test: venv collection ruff ## everything CI runs (.ci/run)
 MATRIX_OPENSHIFT_VERSION ?= 4.14
 MATRIX_TESTS := tests/integration/test_install.py tests/integration/test_lifecycle.py \
 	tests/integration/test_real_openshift.py
-MATRIX_SELECTION := install_on_every_worker or (two_of_three and matchLabels) or uninstall_worker_pool_path or \
-	round_trip or upgrade_of_the_overhead or extension_is_named or extension_carrying
+MATRIX_SELECTION := install_on_every_worker or round_trip or extension_is_named or extension_carrying
 
 .PHONY: test-matrix
 test-matrix: venv collection ## install, upgrade and uninstall on the oldest supported OpenShift (4.14)
