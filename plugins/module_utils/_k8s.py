@@ -241,7 +241,6 @@ class Cluster:
         except (Urllib3HTTPError, OSError) as e:
             raise ClusterError(self.unreachable(e)) from None
 
-
     def label_exactly(self, key: str, value: str, names: list[str]) -> tuple[list[str], list[str], list[str]]:
         """Makes `key=value` present on exactly the nodes `names` and `key` absent from every other node (merge
         patches of the labels only; dry runs in check mode). Returns (added, removed, nodes that had it)."""

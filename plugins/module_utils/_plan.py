@@ -94,9 +94,9 @@ def plan(nodes: list[dict], pools: list[dict], *, machine_configs: list[dict], c
     rendered_after = {name: render(p, mcs_after, worker_first=worker_first) for name, p in after.items()}
     with_before = {name for name, p in before.items() if current_mc is not None and selects(p, current_mc)}
     with_after = {name for name, p in after.items() if desired_mc is not None and selects(p, desired_mc)}
+    removed = {custom_pool["metadata"]["name"]} if remove_custom_pool and custom_pool else set()
     result = Plan(pools={name: [] for name in sorted(with_after)},
-                  pools_losing=sorted(with_before - with_after - ({custom_pool["metadata"]["name"]}
-                                                                 if remove_custom_pool and custom_pool else set())))
+                  pools_losing=sorted(with_before - with_after - removed))
     settling = set(result.pools_losing)
     for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
         name = n["metadata"]["name"]

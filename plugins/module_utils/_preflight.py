@@ -460,8 +460,8 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
         raise PreflightError("no node would get sandboxed containers; check sandboxed_containers_node_selector")
     if settings.crio_dropin is None:
         raise PreflightError("the CRI-O drop-in is needed to plan the change (crio_dropin)")
-    check_dropin(settings.crio_dropin, settings.handler, crio_version([by_name[n] for n in target.chosen],
-                                                                     facts.release))
+    crio = crio_version([by_name[n] for n in target.chosen], facts.release)
+    check_dropin(settings.crio_dropin, settings.handler, crio)
     check_policy_served(settings, facts)
     current_role = _role(facts.current_mc)
     if current_role not in (None, "worker", "master", target.role) and current_role != settings.pool_name:

@@ -68,6 +68,7 @@ def retry_while_unavailable(fn: Callable[[], object], deadline: float, progress:
             time.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
             attempt += 1
 
+
 # What an uninstall waits to see gone from a rendered config.
 OUR_CONTENT = {"extensions": list(KATA_EXTENSIONS), "config": {"storage": {"files": [{"path": CRIO_DROPIN_PATH}]}}}
 

@@ -22,9 +22,9 @@ description:
   - Fails within seconds when a pool is C(RenderDegraded), C(NodeDegraded) or C(Degraded), or a node of it is
     C(Degraded), naming the nodes and the reasons the MCO reports. A paused pool fails too, since it would not
     progress.
-  - Fails when a node of the rollout stays NotReady longer than O(reboot_timeout) during its update. Nothing on
+  - "Fails when a node of the rollout stays NotReady longer than O(reboot_timeout) during its update. Nothing on
     such a node can report: when CRI-O refuses its configuration after the reboot, the kubelet cannot start, the
-    machine-config daemon (a pod) never runs, and the MCO never marks the node or the pool Degraded.
+    machine-config daemon (a pod) never runs, and the MCO never marks the node or the pool Degraded."
   - "Runs on the controller, so progress lines such as C(kata-oc: 2/5 updated; worker-3 Working) appear in the
     output as they happen, in AWX job logs too. Authentication comes from the task's options or the
     controller's C(K8S_AUTH_*) environment."

@@ -131,4 +131,3 @@ def test_make_demo_on_4_14(tmp_path):
     finally:
         subprocess.run(["make", "--no-print-directory", "cluster-down", f"CLUSTER_DIR={cdir}"], cwd=REPO, env=env,
                        capture_output=True, timeout=120, check=False)
-

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -102,6 +103,7 @@ def apiserver_release_flags(vap_v1: bool) -> list[str]:
 
 def controllers(vap_v1: bool) -> tuple[str, ...]:
     return tuple(c for c in CONTROLLERS if vap_v1 or c != VAP_STATUS_CONTROLLER)
+
 
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -264,7 +266,7 @@ class Settings:
                 value = float(raw) if raw else default
             except ValueError:
                 raise bad(name, raw, "a number of seconds") from None
-            if not value >= 0:
+            if math.isnan(value) or value < 0:
                 raise bad(name, raw, "a number of seconds, 0 or more")
             return value
 

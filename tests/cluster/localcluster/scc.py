@@ -112,9 +112,9 @@ def pod_policy() -> dict:
             ],
             "mutations": [{
                 "patchType": "ApplyConfiguration",
-                "applyConfiguration": {"expression":
+                "applyConfiguration": {"expression": (
                     f"Object{{metadata: Object.metadata{{annotations: {{'{SCC_ANNOTATION}': variables.scc}}}}, "
-                    f"spec: Object.spec{{{_containers('containers')}, {_containers('initContainers')}}}}}"},
+                    f"spec: Object.spec{{{_containers('containers')}, {_containers('initContainers')}}}}}")},
             }],
         },
     }
@@ -135,8 +135,8 @@ def namespace_policy() -> dict:
                            "has(object.metadata.annotations) ? object.metadata.annotations : {}"}],
             "mutations": [{
                 "patchType": "ApplyConfiguration",
-                "applyConfiguration": {"expression":
-                    f"Object{{metadata: Object.metadata{{annotations: {{{values}}}}}}}"},
+                "applyConfiguration": {
+                    "expression": f"Object{{metadata: Object.metadata{{annotations: {{{values}}}}}}}"},
             }],
         },
     }

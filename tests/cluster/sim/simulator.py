@@ -46,6 +46,7 @@ def user_agent(release: Release) -> str:
     """The simulator's user agent names the release it plays (the audit log shows it)."""
     return f"machine-config-simulator/{release.version}"
 
+
 log = logging.getLogger("sim")
 
 

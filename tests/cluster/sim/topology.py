@@ -143,7 +143,7 @@ def _pairs(v: Any) -> dict[str, str]:
     if isinstance(v, str):
         out = {}
         for item in _names(v):
-            k, _, a = item.partition("=")
+            k, _sep, a = item.partition("=")
             out[k] = a
         return out
     return {str(k): str(a) for k, a in (v.items() if isinstance(v, dict) else v)}

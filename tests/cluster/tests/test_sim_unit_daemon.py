@@ -129,7 +129,7 @@ def test_a_config_file_at_the_rpm_path_shadows_it():
             "runtime_type = \"vm\"\n"
     c = load(machine_config("50-kata", "worker", extensions=EXT, files={"/etc/crio/crio.conf.d/50-kata": other}))
     assert "kata" not in c.runtimes and "kata-other" in c.runtimes
-    assert [p for p, _ in crio.dropins({}, ["kata-containers"])] == ["/etc/crio/crio.conf.d/50-kata"]
+    assert [path for path, _data in crio.dropins({}, ["kata-containers"])] == ["/etc/crio/crio.conf.d/50-kata"]
 
 
 def test_a_later_table_replaces_the_whole_handler():

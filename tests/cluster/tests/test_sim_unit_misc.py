@@ -138,7 +138,7 @@ def test_nodes_of_topologies_and_lifecycle_taints():
     # compact and sno may have dedicated workers too (contract: CLUSTER_WORKERS defaults to 0 there)
     assert node_names("compact", 0) == [(f"master-{i}", ("master", "worker")) for i in range(3)]
     assert node_names("sno", 0) == [("master-0", ("master", "worker"))]
-    assert [n for n, _ in node_names("sno", 2, infra=1)] == ["master-0", "worker-0", "worker-1", "infra-0"]
+    assert [n for n, _roles in node_names("sno", 2, infra=1)] == ["master-0", "worker-0", "worker-1", "infra-0"]
     assert node_names("standard", 0, infra=2)[-1] == ("infra-1", ("worker", "infra"))
     n = build_node("worker-4", ("worker",), 4, virt=False)
     labels = n["metadata"]["labels"]

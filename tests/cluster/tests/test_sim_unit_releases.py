@@ -144,9 +144,8 @@ def test_master_reconcile():
 
 
 def pod(sc: dict | None = None, csc: dict | None = None, inits: bool = False) -> dict:
-    spec: dict = {"containers": [{"name": "app", "image": "registry.invalid/x:1", **({"securityContext": csc}
-                                                                                       if csc else {})},
-                                 {"name": "side", "image": "registry.invalid/y:1"}]}
+    app = {"name": "app", "image": "registry.invalid/x:1", **({"securityContext": csc} if csc else {})}
+    spec: dict = {"containers": [app, {"name": "side", "image": "registry.invalid/y:1"}]}
     if sc:
         spec["securityContext"] = sc
     if inits:

@@ -149,10 +149,9 @@ def test_an_arm64_worker_is_refused_naming_it_and_s390x_is_accepted():
     d = decide(settings(node_selector=sel), facts(nodes))
     assert d.chosen_nodes == ["worker-0", "worker-2"]  # s390x accepted, its SIE flag counts as virtualization
     sel = {"matchLabels": {"kubernetes.io/os": "linux"}}
-    d = decide(settings(node_selector=sel, unsupported_architecture="exclude"),
-               facts([*masters, *(dict(n, metadata={**n["metadata"], "labels": {**n["metadata"]["labels"],
-                                                                                  "kubernetes.io/os": "linux"}})
-                                  for n in nodes[3:])]))
+    linux = [dict(n, metadata={**n["metadata"], "labels": {**n["metadata"]["labels"], "kubernetes.io/os": "linux"}})
+             for n in nodes[3:]]
+    d = decide(settings(node_selector=sel, unsupported_architecture="exclude"), facts([*masters, *linux]))
     assert d.chosen_nodes == ["worker-0", "worker-2"]
     assert any("left out worker-1 (arm64)" in w for w in d.warnings)
 
