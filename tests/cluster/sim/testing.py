@@ -142,6 +142,11 @@ def pool(api: client.ApiClient | Kube, name: str) -> dict:
     return kube(api).get(mcp_path(name))
 
 
+def pool_machines(api: client.ApiClient | Kube, name: str) -> int | None:
+    """The pool's machineCount; None until the MCO's pool controller first syncs a pool just created."""
+    return pool(api, name).get("status", {}).get("machineCount")
+
+
 def pools(api: client.ApiClient | Kube) -> list[dict]:
     return kube(api).get(mcp_path()).get("items") or []
 

@@ -52,7 +52,7 @@ def test_kata_pods_run_where_the_rpm_or_a_table_configures_the_handler(sim, sim_
     for pool, node in (("kata-oc", "worker-0"), ("tableonly", "worker-1"), ("extonly", "worker-2")):
         st.label_node(sim, node, {f"node-role.kubernetes.io/{pool}": ""})
     for pool, mc in (("kata-oc", "50-kata"), ("tableonly", "50-table"), ("extonly", "50-ext")):
-        st.wait_for(lambda pool=pool: st.pool(sim, pool)["status"].get("machineCount") == 1, what=f"{pool} member")
+        st.wait_for(lambda pool=pool: st.pool_machines(sim, pool) == 1, what=f"{pool} member")
         st.wait_pool_converged(sim, pool, contains=[mc])
     _ensure_runtime_class(sim)
     core = client.CoreV1Api(sim)

@@ -49,7 +49,7 @@ def test_custom_pool_takes_the_labelled_workers(sim):
     assert sources[-1] == "50-enable-sandboxed-containers-extension" and "00-worker" in sources
     # unlabelling moves a node back to worker, with one more reboot
     st.label_node(sim, "worker-1", {KATA_ROLE: None})
-    st.wait_for(lambda: st.pool(sim, "worker")["status"].get("machineCount") == 2, what="worker-1 back in worker")
+    st.wait_for(lambda: st.pool_machines(sim, "worker") == 2, what="worker-1 back in worker")
     st.wait_pool_converged(sim, "worker")
     assert st.reboots(sim)["worker-1"] == 2
 
@@ -58,7 +58,7 @@ def test_labels_before_the_config_cost_a_second_reboot(sim):
     st.kube(sim).create(mcp_path(), st.custom_pool("kata-oc"))
     st.wait_pool_converged(sim, "kata-oc")
     st.label_node(sim, "worker-0", {KATA_ROLE: ""})
-    st.wait_for(lambda: st.pool(sim, "kata-oc")["status"].get("machineCount") == 1, what="worker-0 in kata-oc")
+    st.wait_for(lambda: st.pool_machines(sim, "kata-oc") == 1, what="worker-0 in kata-oc")
     st.wait_pool_converged(sim, "kata-oc")
     # same content under another name: the node only moves currentConfig
     assert st.reboots(sim)["worker-0"] == 0
@@ -72,7 +72,7 @@ def test_a_node_in_two_custom_pools_is_in_none(sim):
     k.create(mcp_path(), st.custom_pool("kata-oc"))
     k.create(mcp_path(), st.custom_pool("infra"))
     st.label_node(sim, "worker-2", {KATA_ROLE: "", "node-role.kubernetes.io/infra": ""})
-    st.wait_for(lambda: st.pool(sim, "worker")["status"].get("machineCount") == 2, what="worker-2 out of worker")
+    st.wait_for(lambda: st.pool_machines(sim, "worker") == 2, what="worker-2 out of worker")
     assert counts(sim, "kata-oc") == 0 and counts(sim, "infra") == 0
     events = st.wait_for(lambda: [e for e in client.CoreV1Api(sim).list_namespaced_event(
         "default", field_selector="involvedObject.name=worker-2").items if e.reason == "MultipleCustomPools"],
@@ -80,7 +80,7 @@ def test_a_node_in_two_custom_pools_is_in_none(sim):
     assert events[0].message == "node worker-2 belongs to 2 custom roles, cannot proceed with this Node"
     assert events[0].type == "Warning"
     st.label_node(sim, "worker-2", {"node-role.kubernetes.io/infra": None})
-    st.wait_for(lambda: st.pool(sim, "kata-oc")["status"].get("machineCount") == 1, what="worker-2 in kata-oc")
+    st.wait_for(lambda: st.pool_machines(sim, "kata-oc") == 1, what="worker-2 in kata-oc")
 
 
 def test_master_wins_over_a_custom_pool(sim):
@@ -102,7 +102,7 @@ def test_custom_pool_max_unavailable_percent(sim):
     with st.pool_samples(sim, "kata-oc") as s:
         for n in ("worker-0", "worker-1", "worker-2", "worker-3"):
             st.label_node(sim, n, {KATA_ROLE: ""})
-        st.wait_for(lambda: st.pool(sim, "kata-oc")["status"].get("machineCount") == 4, what="4 nodes in kata-oc")
+        st.wait_for(lambda: st.pool_machines(sim, "kata-oc") == 4, what="4 nodes in kata-oc")
         st.wait_pool_converged(sim, "kata-oc", contains=["50-enable-sandboxed-containers-extension"])
     assert s.max_reported == 2
     assert {st.reboots(sim)[f"worker-{i}"] for i in range(4)} == {1}

