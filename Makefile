@@ -73,10 +73,16 @@ test-integration: venv collection ## ansible-playbook against the local cluster
 ruff: venv ## Python lint
 	$(VENV)/bin/ruff check plugins tests bench
 
+# The tests run in TEST_WORKERS pytest-xdist workers, each with a local cluster of its own; a file's tests stay on one
+# worker (their module fixtures hold one cluster's state). The long integration files go first, so that no long file
+# starts last. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
+
 .PHONY: test
 test: venv collection ruff ## everything CI runs (.ci/run)
 	@$(MAKE) --no-print-directory ansible-checks
-	@$(PYTEST) tests/unit tests/bench tests/cluster/tests tests/integration
+	@$(PYTEST) $(XDIST) --durations=25 tests/integration tests/cluster/tests tests/bench tests/unit
 	@$(MAKE) --no-print-directory test-matrix
 	@$(MAKE) --no-print-directory test-compat
 	@$(MAKE) --no-print-directory molecule

@@ -2,7 +2,8 @@
 
 `cluster` starts a cluster in .cluster-test/ once per session and stops it at
 the end, or uses a running one when SANDBOXED_CONTAINERS_KUBECONFIG points to
-its admin kubeconfig (then it is left running).
+its admin kubeconfig (then it is left running). Under pytest-xdist (`-n 2`) each
+worker is a session of its own with a cluster of its own (.cluster-test-gw0, ...).
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def cluster() -> Iterator[ClusterHandle]:
         users["admin"] = kc
         yield ClusterHandle(kc, users, local)
         return
-    local = LocalCluster(Path(os.environ.get("SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR") or REPO / ".cluster-test"))
+    directory = Path(os.environ.get("SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR") or REPO / ".cluster-test")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # tests reset the cluster: workers never share one
+    if worker:
+        directory = directory.with_name(f"{directory.name}-{worker}")
+    local = LocalCluster(directory)
     local.down()  # a cluster left behind by an interrupted session
     local.up(Settings.from_env())
     try:

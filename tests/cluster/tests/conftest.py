@@ -16,12 +16,18 @@ FIGURES: list[str] = []
 
 
 @pytest.fixture
-def figure():
+def figure(request):
     """Records a measured figure; they are printed at the end of the run."""
     def record(line: str) -> None:
-        FIGURES.append(line)
+        # In the test's report, so that they reach the controller from pytest-xdist's workers too.
+        request.node.user_properties.append(("figure", line))
         print(line)
     return record
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "teardown":  # the last report of a test carries every property it recorded
+        FIGURES.extend(value for key, value in report.user_properties if key == "figure")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
