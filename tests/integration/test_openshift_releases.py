@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from conftest import Ansible
 from localcluster import LocalCluster, Settings
 from localcluster.pytest_plugin import ClusterHandle, _handle
+from playbook import Ansible
 from sim import testing as st
 from support import FAST, REPO
 
