@@ -15,7 +15,7 @@ from kubernetes import client
 
 from localcluster.bootstrap import install_kataconfig_crd
 from sim import testing as st
-from support import REPO, new_namespace
+from support import REPO, clean_up, new_namespace
 
 FAST = {"render_delay": 1, "node_update": 0.3}
 ALLOWED = "sandboxed-containers.openshift.io/allowed"
@@ -78,6 +78,7 @@ def installed(cluster, ansible):
     assert r.rc == 0, r
     yield api
     ansible.run("policy", extra_vars={"sandboxed_containers_policy": {"modes": []}})
+    clean_up(api)  # the RuntimeClass too: the next file on this cluster (pytest-xdist) may be the simulator's
 
 
 def namespace_for(api, users: list[str], labels: dict | None = None) -> str:

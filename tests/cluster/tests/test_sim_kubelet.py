@@ -24,13 +24,18 @@ def _pod(name: str, node: str | None = None, runtime_class: str | None = None, *
 
 
 def _ensure_runtime_class(api) -> None:
+    """A `kata` RuntimeClass with no scheduling: one an earlier test (or the collection) left may select nodes."""
+    node = client.NodeV1Api(api)
     try:
-        client.NodeV1Api(api).create_runtime_class({
-            "apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "kata"}, "handler": "kata",
-            "overhead": {"podFixed": {"cpu": "250m", "memory": "350Mi"}}})
+        node.delete_runtime_class("kata")
     except ApiException as e:
-        if e.status != 409:
+        if e.status != 404:
             raise
+    st.wait_for(lambda: not [rc for rc in node.list_runtime_class().items if rc.metadata.name == "kata"], 30,
+                what="the old kata RuntimeClass gone")
+    node.create_runtime_class({
+        "apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "kata"}, "handler": "kata",
+        "overhead": {"podFixed": {"cpu": "250m", "memory": "350Mi"}}})
 
 
 def _events(api, ns: str, pod: str) -> list:
