@@ -21,11 +21,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
-$(VENV)/.stamp: requirements-dev.txt
+# The venvs are built once in ~/.cache/sandboxed-containers/venv (keyed by the requirements and the Python version)
+# and linked here, so that a fresh clone does not install them again; a .venv directory of your own is kept as it is.
+$(VENV)/.stamp: requirements-dev.txt tools/venv.sh
 	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found: install it (e.g. pyenv install 3.12) or pass PYTHON312=/path/to/python3.12" >&2; exit 1; }
-	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@tools/venv.sh $(VENV) requirements-dev.txt $(PYTHON312)
 	@touch $@
 
 .PHONY: venv
@@ -79,13 +79,12 @@ ruff: venv ## Python lint
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
+# After the main session, the ecosystem checks and the three runs with a cluster of their own go side by side (each
+# mostly waits for its simulated nodes); make prints each one's output whole when it ends.
 .PHONY: test
 test: venv collection ruff ## everything CI runs (.ci/run)
-	@$(MAKE) --no-print-directory ansible-checks
 	@$(PYTEST) $(XDIST) --durations=25 tests/integration tests/cluster/tests tests/bench tests/unit
-	@$(MAKE) --no-print-directory test-matrix
-	@$(MAKE) --no-print-directory test-compat
-	@$(MAKE) --no-print-directory molecule
+	@$(MAKE) --no-print-directory -j4 --output-sync=target ansible-checks test-matrix test-compat molecule
 
 # The oldest supported OpenShift (MATRIX_OPENSHIFT_VERSION, default 4.14) in a local cluster of its own: the install,
 # upgrade and uninstall paths, and the release-aware tests. The session above runs the newest release, and a 4.16
@@ -103,10 +102,9 @@ test-matrix: venv collection ## install, upgrade and uninstall on the oldest sup
 
 # The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.2.0.
 COMPAT_VENV := .venv-compat
-$(COMPAT_VENV)/.stamp: requirements-compat.txt
+$(COMPAT_VENV)/.stamp: requirements-compat.txt tools/venv.sh
 	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found" >&2; exit 1; }
-	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON312) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/python -m pip install --quiet -r requirements-compat.txt
+	@tools/venv.sh $(COMPAT_VENV) requirements-compat.txt $(PYTHON312)
 	@touch $@
 
 .PHONY: test-compat
