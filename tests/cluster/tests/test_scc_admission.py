@@ -52,7 +52,17 @@ def _pod(annotations: dict | None = None, pod_sc: client.V1PodSecurityContext | 
 
 
 def _create(cluster, user: str, ns: str, pod: client.V1Pod) -> client.V1Pod:
-    return client.CoreV1Api(cluster.api(user)).create_namespaced_pod(ns, pod, dry_run="All")
+    core = client.CoreV1Api(cluster.api(user))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return core.create_namespaced_pod(ns, pod, dry_run="All")
+        except ApiException as e:
+            # A role binding just made takes a moment to reach the authorizer's cache (RBAC's wording, not
+            # admission's, which the tests look at).
+            if not (e.status == 403 and "cannot create resource" in (e.body or "") and time.monotonic() < deadline):
+                raise
+            time.sleep(0.1)
 
 
 def _uids(pod: client.V1Pod) -> list[tuple[int | None, bool | None]]:
