@@ -96,8 +96,8 @@ MATRIX_SELECTION := install_on_every_worker or round_trip or extension_is_named 
 
 .PHONY: test-matrix
 test-matrix: venv collection ## install, upgrade and uninstall on the oldest supported OpenShift (4.14)
-	@CLUSTER_OPENSHIFT_VERSION=$(MATRIX_OPENSHIFT_VERSION) \
-		SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR=$(CURDIR)/.cluster-matrix \
+	@export CLUSTER_OPENSHIFT_VERSION=$(MATRIX_OPENSHIFT_VERSION) \
+		SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR=$(CURDIR)/.cluster-matrix; \
 		$(PYTEST) -q $(MATRIX_TESTS) -k "$(MATRIX_SELECTION)"
 
 # The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.2.0.

@@ -17,7 +17,7 @@ from support import FAST, MC_NAME, clean_up, handler_nodes, kata_pods, roll_back
 
 def test_install_on_every_worker(cluster, ansible, fresh):
     api = fresh
-    st.configure(api, node_update=2)  # slow enough that the wait sees the rollout under way
+    st.configure(api, node_update=5)  # slow enough that the wait sees the rollout under way, under load too
     r = ansible.run("install")
     assert r.rc == 0, r
     mc = cluster.dynamic().resources.get(api_version="machineconfiguration.openshift.io/v1",
