@@ -12,7 +12,18 @@ import pytest
 from kubernetes import client
 
 from sim import testing as st
-from support import FAST, MC_NAME, clean_up, handler_nodes, kata_pods, roll_back, run_pods, snapshot, workers_of
+from support import (
+    FAST,
+    MC_NAME,
+    clean_up,
+    handler_nodes,
+    kata_pods,
+    new_namespace,
+    roll_back,
+    run_pods,
+    snapshot,
+    workers_of,
+)
 
 
 def test_install_on_every_worker(cluster, ansible, fresh):
@@ -239,11 +250,21 @@ def test_verify_passes_after_install_and_names_a_node_that_lacks_the_handler(clu
     # Behind the collection's back: worker-2 goes back to the config without Kata.
     st.patch_pool_spec(api, "worker", {"paused": True})
     roll_back(api, "worker-2", old)
+    # The simulated kubelet sees the node's config through its informer; on a loaded machine it can lag behind
+    # the patch, so first a pod of our own must be refused there, as verify's will be.
+    core = client.CoreV1Api(api)
+    probe = new_namespace(api)
+    core.create_namespaced_pod(probe, client.V1Pod(
+        metadata=client.V1ObjectMeta(name="probe"),
+        spec=client.V1PodSpec(runtime_class_name="kata", node_selector={"kubernetes.io/hostname": "worker-2"},
+                              containers=[client.V1Container(name="c", image="registry.invalid/ubi9/ubi-minimal:1")])))
+    st.wait_for(lambda: any(e.reason == "FailedCreatePodSandBox" for e in core.list_namespaced_event(probe).items),
+                60, what="the simulated kubelet to see worker-2 rolled back")
     r = ansible.run("verify")
     assert r.rc != 0, r
     assert "worker-2: FailedCreatePodSandBox" in r.text, r.text[-3000:]
     assert "worker-0" not in r.text.split("sandboxed pods do not run on", 1)[1].split("nodes:")[0]
-    assert kata_pods(api) == []  # cleaned up even on failure
+    assert [p for p in kata_pods(api) if not p.startswith(f"{probe}/")] == []  # cleaned up even on failure
 
 
 @pytest.mark.parametrize(("extra_vars", "env", "message"), [
