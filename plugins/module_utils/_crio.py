@@ -18,6 +18,7 @@ Private module_utils: may change at any time, even in bugfix releases.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 
@@ -75,6 +76,17 @@ EXEC_CPU_AFFINITY = ("", "first")
 _CRIO_VERSION = re.compile(r"^(?:cri-o://)?v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
+# RuntimeClass.handler must be a DNS-1123 label (kubernetes pkg/apis/node/validation ValidateRuntimeClass), and the
+# name is a bare key of the TOML table header: lowercase letters, digits and '-', no dots, brackets or quotes.
+_HANDLER = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # fullmatch: "$" would let a newline end it
+# The collection's own settings of the table, in the order the drop-in has always listed them.
+MANAGED_HEADER = ("# Managed by sandboxed.containers (Ansible); local changes are overwritten by the Machine Config "
+                  "Operator.")
+OWN_KEYS = ("runtime_path", "runtime_type", "runtime_root", "privileged_without_host_devices",
+            "runtime_config_path", "allowed_annotations")
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
 class DropinError(ValueError):
     """The CRI-O drop-in is not what CRI-O would accept for the handler."""
 
@@ -121,10 +133,96 @@ def _toml_type(value: object) -> str:
 NEWEST = (1, 34, 0)
 
 
-def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | None = None) -> dict:
+def _has_control_character(value: object) -> bool:
+    if isinstance(value, str):
+        return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    if isinstance(value, list):
+        return any(_has_control_character(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_control_character(k) or _has_control_character(v) for k, v in value.items())
+    return False
+
+
+def check_handler(handler: object) -> str:
+    """The CRI-O handler name: a DNS label, as RuntimeClass.handler must be, so a bare key of the table header."""
+    if not isinstance(handler, str) or not _HANDLER.fullmatch(handler):
+        raise DropinError(
+            f"sandboxed_containers_handler {handler!r} must be a DNS label (lowercase letters, digits and '-', at "
+            "most 63 characters, e.g. kata), as RuntimeClass.handler must be; CRI-O reads it as the name of its "
+            "table [crio.runtime.runtimes.<handler>]"
+        )
+    return handler
+
+
+def toml_literal(value: object, where: str = "value") -> str:
+    """A TOML literal for a value of a CRI-O handler key: string, boolean, integer, array or inline table of
+    strings, always quoted and escaped, so that no value can end its line and start another key or table."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        # A basic string; TOML forbids the control characters but tab unescaped, DEL included.
+        return '"' + "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if ord(c) < 0x20 or ord(c) == 0x7F else c)
+                             for c in value) + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_literal(v, where) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_literal(str(k), where)} = {toml_literal(v, where)}"
+                               for k, v in value.items()) + "}"
+    raise DropinError(f"{where}: {value!r} is not a value CRI-O's handler table can hold (a string, boolean, list "
+                      "of strings or table of strings)")
+
+
+def dropin_text(handler: object, settings: dict, extra_options: object = None) -> str:
+    """The drop-in, unchecked but for its structure: a header comment and the one table
+    [crio.runtime.runtimes.<handler>] with the collection's settings (OWN_KEYS; None, or an empty optional one,
+    leaves a key out), then sandboxed_containers_crio_extra_options sorted by key. The handler must be a DNS label
+    and every extra key one of CRI-O's RuntimeHandler; every value is written as a TOML literal."""
+    handler = check_handler(handler)
+    extra = {} if extra_options is None else extra_options
+    if not isinstance(extra, dict):
+        raise DropinError(f"sandboxed_containers_crio_extra_options must be a mapping of CRI-O handler keys to "
+                          f"values, not {extra!r}")
+    for key in extra:
+        if not isinstance(key, str) or key not in HANDLER_KEYS:
+            raise DropinError(
+                f"sandboxed_containers_crio_extra_options has the key {key!r}, which CRI-O does not know (it would "
+                f"ignore it without a word); its keys are {', '.join(sorted(HANDLER_KEYS))}"
+            )
+        if key in OWN_KEYS:
+            raise DropinError(
+                f"sandboxed_containers_crio_extra_options has the key {key!r}, which has a setting of its own: "
+                f"set sandboxed_containers_crio_{key} instead"
+            )
+    lines = [MANAGED_HEADER, f"[crio.runtime.runtimes.{handler}]"]
+    for key in OWN_KEYS:
+        value = settings.get(key)
+        if value is None or (value in ("", []) and key in ("runtime_config_path", "allowed_annotations")):
+            continue
+        lines.append(f"{key} = {toml_literal(value, f'sandboxed_containers_crio_{key}')}")
+    for key in sorted(extra):
+        lines.append(f"{key} = {toml_literal(extra[key], f'sandboxed_containers_crio_extra_options.{key}')}")
+    return "\n".join(lines) + "\n"
+
+
+def render_dropin(handler: object, settings: dict, extra_options: object = None, *,
+                  allow_non_vm_runtime: bool = False) -> str:
+    """The drop-in (dropin_text), parsed back and refused unless it is exactly the one table with keys and value
+    types CRI-O accepts (defence in depth), and unless its runtime_type is vm or `allow_non_vm_runtime`."""
+    text = dropin_text(handler, settings, extra_options)
+    check_crio_dropin(text, str(handler), None, require_vm=not allow_non_vm_runtime)
+    return text
+
+
+def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | None = None, *,
+                      require_vm: bool = False) -> dict:
     """Parses the drop-in and checks the handler's table against CRI-O `crio`; returns the table.
 
     Without `crio` (the settings alone, before the cluster is read), keys of any CRI-O release are accepted.
+    `require_vm`: refuse a runtime_type other than vm, which would run the runtime class's pods without a VM.
     """
     newest = crio is None
     crio = crio or NEWEST
@@ -168,6 +266,9 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
                 f"{where}: {key} must be a {kind}, not the {_toml_type(value)} {value!r}; CRI-O would refuse to "
                 "start on every node after its reboot (\"incompatible types\"), leaving them NotReady"
             )
+        if _has_control_character(value):
+            raise DropinError(f"{where}: {key} {value!r} has a control character (such as a newline), which no "
+                              "setting of CRI-O's runtime handler takes")
     for key in ("runtime_path", "runtime_type"):
         if not table.get(key):
             raise DropinError(f"{where} needs {key}")
@@ -175,6 +276,13 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
     if rtype not in RUNTIME_TYPES:
         raise DropinError(f"{where}: runtime_type {rtype!r} is not one of {', '.join(RUNTIME_TYPES)}; CRI-O would "
                           "drop the handler")
+    if require_vm and rtype != "vm":
+        raise DropinError(
+            f"{where}: runtime_type {rtype!r} would run the runtime class's pods as plain containers on the "
+            "host's kernel, not in a VM, while the cluster takes them for sandboxed. Set "
+            "sandboxed_containers_crio_runtime_type to vm, or, for a handler meant to run without a VM, "
+            "sandboxed_containers_crio_allow_non_vm_runtime to true"
+        )
     for key in PATH_KEYS:
         value = table.get(key)
         if value and not posixpath.isabs(value):
