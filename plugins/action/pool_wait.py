@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -21,10 +22,20 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._watch import
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+
+    from ansible_collections.sandboxed.containers.plugins.module_utils._connection import (
+        ConnectionSettingsError,
+        resolve,
+    )
+    from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
+        KUBERNETES_CORE,
+        ClusterError,
+        connect,
+    )
 except ImportError as e:  # pragma: no cover
     AUTH_ARG_SPEC = None
+    KUBERNETES_CORE = ">=6.3.0,<7.0.0"
     IMPORT_ERROR = e
 else:
     IMPORT_ERROR = None
@@ -50,7 +61,8 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         if IMPORT_ERROR is not None:
-            raise AnsibleActionFail(f"pool_wait needs the kubernetes.core collection (>=6.2.0,<7.0.0): {IMPORT_ERROR}")
+            raise AnsibleActionFail(
+                f"pool_wait needs the kubernetes.core collection ({KUBERNETES_CORE}): {IMPORT_ERROR}")
         spec = copy.deepcopy(AUTH_ARG_SPEC)
         spec.update(SPEC)
         validated = ArgumentSpecValidator(spec).validate(self._task.args)
@@ -62,7 +74,13 @@ class ActionModule(ActionBase):
                           msg="check mode: not waiting for the MCO (nothing was changed to wait for)")
             return result
 
-        auth = {k: v for k, v in args.items() if k in AUTH_ARG_SPEC and v is not None}
+        # The connection whole from one source (the task's options, else K8S_AUTH_*, else the default kubeconfig),
+        # as every module of the collection takes it: this runs in the controller's own process and environment.
+        try:
+            connection = resolve({k: args.get(k) for k in AUTH_ARG_SPEC}, os.environ)
+        except ConnectionSettingsError as e:
+            raise AnsibleActionFail(f"{e}. Nothing was changed.") from None
+        api_host = str(connection.options.get("host") or "the API server")
 
         def progress(text: str) -> None:
             display.display(f"pool_wait: {text}")
@@ -70,13 +88,14 @@ class ActionModule(ActionBase):
         # The client's discovery is the first request: it is retried too while the API server is down.
         deadline = time.monotonic() + (args["timeout"] or 600)
         try:
-            client = retry_while_unavailable(lambda: get_api_client(**auth), deadline, progress,
-                                             "connecting")
+            client = retry_while_unavailable(lambda: connect(connection), deadline, progress, "connecting")
+        except ClusterError as e:
+            raise AnsibleActionFail(str(e)) from None
         except CoreException as e:
             raise AnsibleActionFail(f"{e}; check the kubeconfig, context, host and credentials") from None
         except Exception as e:
             if unavailable(e):
-                raise AnsibleActionFail(self._unreachable(auth.get("host") or "the API server", e)) from None
+                raise AnsibleActionFail(self._unreachable(api_host, e)) from None
             raise
         host = getattr(client.configuration, "host", "?")
         label = ", ".join(args["pools"] + args["absent_from"])

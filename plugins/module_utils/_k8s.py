@@ -7,13 +7,21 @@ Private module_utils: may change at any time, even in bugfix releases.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import traceback
+from collections.abc import Iterator, Mapping
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.sandboxed.containers.plugins.module_utils._connection import (
+    ENVIRONMENT,
+    Connection,
+    ConnectionSettingsError,
+    resolve,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import FIELD_MANAGER, files_of
 
 try:
@@ -49,6 +57,10 @@ except ImportError:  # pragma: no cover - AnsibleK8SModule reports the missing l
         pass
 
 
+# 6.3.0 is the first to keep an inline kubeconfig's secrets out of -vvv output (kubernetes.core PR 1014).
+KUBERNETES_CORE = ">=6.3.0,<7.0.0"
+
+
 class ClusterError(Exception):
     """A failure talking to the cluster, with a message fit for the user."""
 
@@ -70,7 +82,7 @@ def new_module(argument_spec_: dict, **kwargs) -> AnsibleK8SModule:
         from ansible.module_utils.basic import AnsibleModule
 
         m = AnsibleModule(argument_spec={}, supports_check_mode=True, bypass_checks=True)
-        m.fail_json(msg=missing_required_lib("the kubernetes.core collection (>=6.2.0,<7.0.0)"),
+        m.fail_json(msg=missing_required_lib(f"the kubernetes.core collection ({KUBERNETES_CORE})"),
                     exception=K8S_COLLECTION_ERROR)
     return AnsibleK8SModule(argument_spec=argument_spec(argument_spec_), **kwargs)
 
@@ -118,21 +130,18 @@ class Cluster:
 
     def __init__(self, module: AnsibleK8SModule) -> None:
         self.module = module
-        # As kubernetes.core reads them: options first, then the K8S_AUTH_* environment; empty means unset.
-        host = module.params.get("host") or os.environ.get("K8S_AUTH_HOST")
-        kubeconfig = module.params.get("kubeconfig") or (None if host else os.environ.get("K8S_AUTH_KUBECONFIG"))
-        if kubeconfig and isinstance(kubeconfig, str) and not os.path.exists(os.path.expanduser(kubeconfig)):
-            raise ClusterError(
-                f"the kubeconfig {kubeconfig} does not exist; set the kubeconfig option or K8S_AUTH_KUBECONFIG "
-                "to a readable kubeconfig, or give host and api_key (K8S_AUTH_HOST, K8S_AUTH_API_KEY)"
-            )
-        self.host = host or "the API server"
         try:
-            self.client = get_api_client(module)  # reads /version and discovery: the first request
+            self.connection = resolve({k: module.params.get(k) for k in AUTH_ARG_SPEC}, os.environ)
+        except ConnectionSettingsError as e:
+            raise ClusterError(f"{e}. Nothing was changed.") from None
+        self.host = str(self.connection.options.get("host") or "the API server")
+        try:
+            self.client = connect(self.connection)  # reads /version and discovery: the first request
         except CoreException as e:
             raise ClusterError(f"{e}; check the kubeconfig, context, host and credentials") from None
         except (Urllib3HTTPError, OSError) as e:
             raise ClusterError(self.unreachable(e)) from None
+        self.client.dry_run = bool(module.server_side_dry_run)  # server-side dry runs in check mode
         self.host = getattr(self.client.configuration, "host", self.host)
 
     def resource(self, api_version: str, kind: str):
@@ -257,6 +266,35 @@ class Cluster:
         for n in remove:
             self.patch("v1", "Node", n, {"metadata": {"labels": {key: None}}})
         return add, remove, having
+
+
+@contextlib.contextmanager
+def without_auth_environment() -> Iterator[None]:
+    """Hides the K8S_AUTH_* variables from kubernetes.core while a client is built, so that it takes nothing
+    from the environment that the chosen source does not give (it falls back to them option by option)."""
+    names = [n for names in ENVIRONMENT.values() for n in names]
+    saved = {n: os.environ.pop(n) for n in names if n in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def check_kubeconfig(options: Mapping[str, object]) -> None:
+    kubeconfig = options.get("kubeconfig")
+    if isinstance(kubeconfig, str) and not os.path.exists(os.path.expanduser(kubeconfig)):
+        raise ClusterError(
+            f"the kubeconfig {kubeconfig} does not exist; set sandboxed_containers_kubeconfig (or "
+            "K8S_AUTH_KUBECONFIG) to a readable kubeconfig, or give an API server and a token "
+            "(sandboxed_containers_api_host and _api_key, or K8S_AUTH_HOST and K8S_AUTH_API_KEY)"
+        )
+
+
+def connect(connection: Connection):
+    """kubernetes.core's client, built from the connection's one source and nothing else."""
+    check_kubeconfig(connection.options)
+    with without_auth_environment():
+        return get_api_client(**connection.options)
 
 
 def run(module: AnsibleK8SModule, body) -> None:

@@ -26,8 +26,9 @@ description:
     such a node can report: when CRI-O refuses its configuration after the reboot, the kubelet cannot start, the
     machine-config daemon (a pod) never runs, and the MCO never marks the node or the pool Degraded."
   - "Runs on the controller, so progress lines such as C(kata-oc: 2/5 updated; worker-3 Working) appear in the
-    output as they happen, in AWX job logs too. Authentication comes from the task's options or the
-    controller's C(K8S_AUTH_*) environment."
+    output as they happen, in AWX job logs too. The connection is taken whole from one source, as by every
+    module of the collection: the task's options when any is set, else the controller's C(K8S_AUTH_*)
+    environment, else the default kubeconfig; never mixed."
   - In check mode it does not wait.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)

@@ -137,6 +137,11 @@ def _has_mc(api) -> bool:
                for mc in st.kube(api).get("/apis/machineconfiguration.openshift.io/v1/machineconfigs")["items"])
 
 
+def _install_play(run: Run) -> str:
+    """The output of the install play, after the fleet's checks."""
+    return run.output.split("PLAY [Install sandboxed containers on a fleet", 1)[1]
+
+
 def _refused(run: Run) -> bool:
     """Cluster b's preflight refused it, naming the node, the daemon's reason and that nothing changed."""
     return ("pool worker is NodeDegraded" in run.text and f'worker-0 is reporting: "{FAULT}"' in run.text
@@ -150,7 +155,9 @@ def test_a_failed_canary_stops_the_fleet_before_the_next_batch(fleet, both):
     assert r.rc == 2, r
     assert r.recap["cluster-b"]["failed"] == 1, r
     assert _refused(r), r
-    assert "cluster-a" not in r.recap, "a batch after a failed canary must not start"
+    # Cluster a was only identified (the check that every host is a cluster of its own), never installed.
+    assert r.recap["cluster-a"]["changed"] == 0, r
+    assert "[cluster-a]" not in _install_play(r), "a batch after a failed canary must not start"
     assert snapshot(a) == before
     assert not _has_mc(b)
     assert r.reports == {}
@@ -210,3 +217,40 @@ def test_an_inventory_without_clusters_is_refused(ansible, tmp_path):
     text = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode == 2, text[-3000:]
     assert "No cluster in the inventory matches all" in text
+
+
+def test_two_hosts_that_are_one_cluster_are_refused_before_any_change(cluster, ansible, fresh, tmp_path):
+    """Hosts whose credentials resolve to the same cluster would change it twice: refused, naming both hosts,
+    before any change. The same cluster by its ClusterVersion's clusterID (here through another name of the API
+    server), or by its API server URL when the ClusterVersion cannot be read (the developer cannot)."""
+    api = fresh
+    before = snapshot(api)
+    admin = yaml.safe_load(cluster.users["admin"].read_text())
+    server = admin["clusters"][0]["cluster"]["server"]
+    by_name = tmp_path / "admin-by-name.kubeconfig"
+    admin["clusters"][0]["cluster"]["server"] = server.replace("127.0.0.1", "localhost")
+    by_name.write_text(yaml.safe_dump(admin))
+    by_name.chmod(0o600)
+    dev = yaml.safe_load(cluster.users["developer"].read_text())
+    hosts = {
+        "prod-east": {"sandboxed_containers_kubeconfig": str(cluster.users["admin"])},
+        "prod-west": {"sandboxed_containers_kubeconfig": str(by_name)},
+        "staging": {"sandboxed_containers_api_host": server + "/",
+                    "sandboxed_containers_api_key": dev["users"][0]["user"]["token"],
+                    "sandboxed_containers_ca_cert": str(cluster.local.pki.ca_cert)},
+    }
+    inventory = tmp_path / "clusters.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / "fleet.yml")]
+    env = {k: v for k, v in ansible.env().items() if not k.startswith("K8S_AUTH_")}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2, text[-3000:]
+    cid = st.kube(api).get("/apis/config.openshift.io/v1/clusterversions/version")["spec"]["clusterID"]
+    assert f"prod-east and prod-west are the same cluster (cluster ID {cid})" in text, text[-3000:]
+    assert f"prod-east and staging are the same cluster (API server {server})" in text, text[-3000:]
+    assert "Nothing was changed" in text
+    assert "PLAY [Install sandboxed containers on a fleet" not in proc.stdout  # no host got that far
+    assert dev["users"][0]["user"]["token"] not in text
+    assert snapshot(api) == before
+    assert not _has_mc(api)
