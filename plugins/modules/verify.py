@@ -6,19 +6,32 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: verify
-short_description: Prove that sandboxed pods run on each chosen node
+short_description: Prove that sandboxed pods run in a VM on each chosen node
 version_added: 1.0.0
 description:
   - Starts one short-lived pod with the runtime class on each node (pinned with C(kubernetes.io/hostname), so the
-    RuntimeClass's own scheduling applies too), waits until each runs, reports per node and deletes the pods,
-    also when something fails.
+    RuntimeClass's own scheduling applies too), waits until each runs, reads its log, reports per node and deletes
+    the pods, also when something fails.
+  - A pod that runs is not yet proof of a VM. Each pod prints C(uname -r) and the kernel's boot ID
+    (C(/proc/sys/kernel/random/boot_id)); a sandboxed pod runs its own guest kernel, whose boot ID differs from the
+    node's C(status.nodeInfo.bootID). A node whose pod reports the node's own kernel (same boot ID) fails, as its
+    runtime handler did not start a VM. The release alone cannot tell, since OpenShift sandboxed containers boots
+    a guest kernel built from the node's (the same C(uname -r)); RV(nodes) shows both.
   - A node where the pod cannot run is named with the reason, for example the sandbox error CRI-O reports when
     the node lacks the runtime handler (C(FailedCreatePodSandBox)), or why the scheduler cannot place it there.
-  - The pods require the C(restricted-v2) SCC (annotation C(openshift.io/required-scc)), so that they run as a
-    non-root user from the namespace's range whoever creates them; a cluster administrator would otherwise get
-    C(anyuid), and an image that runs as root would be refused by the kubelet.
-  - The namespace is created when missing and deleted afterwards if this module created it.
-  - In check mode nothing is created; the result lists the nodes that would be checked.
+  - The pods mount no service account token, fit the C(restricted) Pod Security profile, and require the
+    C(restricted-v2) SCC (annotation C(openshift.io/required-scc)), so that they run as a non-root user from the
+    namespace's range whoever creates them; a cluster administrator would otherwise get C(anyuid), and an image
+    that runs as root would be refused by the kubelet.
+  - The namespace O(namespace) is created when missing, labelled C(sandboxed.containers/verify=true),
+    C(app.kubernetes.io/managed-by=sandboxed.containers) and for the C(restricted) Pod Security profile
+    (C(pod-security.kubernetes.io/enforce), C(audit), C(warn)), and deleted afterwards. A namespace that exists
+    without the first two labels is refused before any pod is created, because verify pods are let through the
+    admission policy there and a namespace someone else made (for example a project a tenant requested under that
+    name) is theirs. One with the labels, such as the P(sandboxed.containers.automation_access#role) role creates,
+    is used and kept.
+  - In check mode nothing is created; the result lists the nodes that would be checked, and a namespace that would
+    be refused is refused.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
 options:
@@ -32,15 +45,21 @@ options:
     elements: str
     default: []
   namespace:
-    description: Namespace of the pods.
+    description: Namespace of the pods; see the description for when it is created, used or refused.
     type: str
     default: sandboxed-containers-verify
   image:
-    description: Image of the pods; any image with C(sh). Use one your cluster can pull.
+    description:
+      - Image of the pods; any image with C(sh), C(uname) and C(cat) that the cluster can pull, such as UBI 9
+        minimal from Red Hat's registry or your mirror.
+      - It must be fully qualified (registry host, repository, tag or digest) so that no node resolves a short
+        name through its own C(registries.conf); the collection names no registry, so there is no default.
+      - Pin a digest (V(<registry>/ubi9/ubi-minimal@sha256:<digest>)); a tag can change under you and gives a
+        warning.
     type: str
-    default: ubi9/ubi-minimal:latest
+    required: true
   timeout:
-    description: Seconds to wait for every pod to run.
+    description: Seconds to wait for every pod to run and print its kernel.
     type: int
     default: 300
 extends_documentation_fragment:
@@ -54,30 +73,65 @@ attributes:
     support: none
   idempotent:
     support: full
-    details: It leaves nothing behind, so running it again does the same.
+    details: It leaves nothing behind that it created, so running it again does the same.
 """
 
 EXAMPLES = r"""
 - name: Run a sandboxed pod on every node of the kata runtime class
   sandboxed.containers.verify:
     runtime_class_name: kata
+
+- name: Check two nodes with a pinned image from a mirror
+  sandboxed.containers.verify:
+    nodes: [worker-0, worker-1]
+    image: mirror.example.com/ubi9/ubi-minimal@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 """
 
 RETURN = r"""
 nodes:
-  description: Per node, whether its pod ran, its phase, the overhead admission set and the reason of a failure.
+  description:
+    - Per node, whether its pod ran in a VM, its phase, the overhead admission set and the reason of a failure.
+    - C(kernel) is what the pod printed (C(release), C(boot_id)), C(node_kernel) what the node reports; C(null)
+      when the pod never ran.
   returned: success
   type: dict
-  sample: {"worker-0": {"ok": true, "phase": "Running", "overhead": {"cpu": "250m", "memory": "350Mi"}, "reason": ""}}
+  sample: {"worker-0": {"ok": true, "phase": "Running", "overhead": {"cpu": "250m", "memory": "350Mi"},
+                        "kernel": {"release": "5.14.0-570.70.1.el9_6.x86_64",
+                                   "boot_id": "1d4ae0ac-5ea1-4dd3-9c6b-6c3c0d6c7a53"},
+                        "node_kernel": {"release": "5.14.0-570.70.1.el9_6.x86_64",
+                                        "boot_id": "7c808571-e00e-48a6-989b-8b32fff48948"},
+                        "reason": ""}}
+namespace_created:
+  description: Whether verify created the namespace (and so deleted it at the end).
+  returned: success
+  type: bool
 """
 
 import re
 import time
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
+    Cluster,
+    ClusterError,
+    DynamicApiError,
+    Urllib3HTTPError,
+    describe_api_error,
+    new_module,
+    run,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import matches
 
 LABEL = "sandboxed.containers/verify"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "sandboxed.containers"
+# What marks the namespace as verify's own: the admission policy exempts verify pods only where it is set, and
+# verify uses no namespace without it.
+NAMESPACE_LABELS = {LABEL: "true", MANAGED_BY: MANAGER}
+RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+# The pod prints its kernel's release and boot ID, then stays up long enough to be read.
+SCRIPT = f"uname -r; cat {BOOT_ID}; sleep 30"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def pod_name(node: str) -> str:
@@ -101,14 +155,63 @@ def pod(node: str, p: dict) -> dict:
             "nodeSelector": {"kubernetes.io/hostname": node},
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 0,
+            # The pod needs no API access: a token in a sandboxed pod would only be something to steal.
+            "automountServiceAccountToken": False,
             "containers": [{
-                "name": "verify", "image": p["image"], "command": ["sh", "-c", "uname -r; sleep 30"],
+                "name": "verify", "image": p["image"], "command": ["sh", "-c", SCRIPT],
                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
                 "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                                     "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             }],
         },
     }
+
+
+def namespace(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {**NAMESPACE_LABELS, **RESTRICTED}}}
+
+
+def foreign_namespace(name: str, labels: dict | None) -> str | None:
+    """Why verify must not use an existing namespace, or None if it is verify's own."""
+    labels = labels or {}
+    missing = [f"{k}={v}" for k, v in NAMESPACE_LABELS.items() if labels.get(k) != v]
+    if not missing:
+        return None
+    return (f"namespace {name} exists but sandboxed.containers did not create it (it lacks the labels "
+            f"{', '.join(missing)}), so verify will not run its pods there: whoever made it controls it, and the "
+            f"admission policy lets verify pods through only in verify's own namespace. Delete it "
+            f"(oc delete namespace {name}) and run verify again, which creates it and deletes it afterwards; or "
+            "let the automation_access role create it (sandboxed_containers_automation_verify: true); or choose "
+            "another sandboxed_containers_verify_namespace")
+
+
+def parse_kernel(log: str) -> dict | None:
+    """The release and boot ID the pod printed, or None while they are not both there."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    if len(lines) < 2 or not UUID.match(lines[1].lower()):
+        return None
+    return {"release": lines[0], "boot_id": lines[1].lower()}
+
+
+def node_kernel(node: dict) -> dict:
+    info = (node.get("status") or {}).get("nodeInfo") or {}
+    return {"release": info.get("kernelVersion") or "", "boot_id": (info.get("bootID") or "").lower()}
+
+
+def isolation_problem(pod_kernel: dict, host: dict) -> str | None:
+    """Why the pod's kernel shows it did not run in a VM, or None.
+
+    A container of runc or crun shares the node's kernel and reads its boot ID, which the kubelet reports as
+    nodeInfo.bootID; a VM boots a kernel of its own, with a boot ID of its own. The release is no proof either
+    way: the guest kernel of OpenShift sandboxed containers is built from the node's (same uname -r)."""
+    if not host["boot_id"]:
+        return "the node reports no boot ID (status.nodeInfo.bootID), so the pod's kernel cannot be told apart"
+    if pod_kernel["boot_id"] == host["boot_id"]:
+        return (f"the pod ran on the node's own kernel ({pod_kernel['release']}, boot ID {host['boot_id']}), not in "
+                "a VM: the runtime handler of the RuntimeClass does not start sandboxed containers on this node; "
+                "check the node's CRI-O runtime table for the handler (runtime_type must be vm)")
+    return None
 
 
 def failure_reason(cluster: Cluster, namespace: str, name: str) -> str | None:
@@ -122,22 +225,21 @@ def failure_reason(cluster: Cluster, namespace: str, name: str) -> str | None:
     return None
 
 
-def check(cluster: Cluster) -> dict:
-    p = cluster.module.params
-    rc = cluster.get("node.k8s.io/v1", "RuntimeClass", p["runtime_class_name"])
-    if rc is None:
-        raise ClusterError(f"RuntimeClass {p['runtime_class_name']} does not exist; install first")
-    nodes = p["nodes"]
-    if not nodes:
-        sel = {"matchLabels": ((rc.get("scheduling") or {}).get("nodeSelector") or {})}
-        nodes = sorted(n["metadata"]["name"] for n in cluster.list("v1", "Node")
-                       if matches(sel, n["metadata"].get("labels")))
-    if not nodes:
-        raise ClusterError(f"no node matches the scheduling of RuntimeClass {p['runtime_class_name']}")
-    if cluster.module.check_mode:
-        return {"changed": False, "nodes": {n: {"ok": None, "phase": None, "reason": "check mode"} for n in nodes}}
+def read_log(cluster: Cluster, name: str, namespace: str) -> str:
+    """The pod's log (pods/log, which the API server reads from the node's kubelet)."""
+    res = cluster.resource("v1", "Pod")
+    try:
+        resp = res.log.get(name=name, namespace=namespace, serialize=False, query_params=[("container", "verify")])
+    except DynamicApiError as e:
+        raise ClusterError(describe_api_error(e)) from None
+    except (Urllib3HTTPError, OSError) as e:
+        raise ClusterError(cluster.unreachable(e)) from None
+    data = getattr(resp, "data", resp)
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
-    created_ns = False
+
+def prepare_namespace(cluster: Cluster, p: dict) -> bool:
+    """Verify's namespace: waits out an earlier run's, refuses a foreign one, creates a missing one (True)."""
     ns = cluster.get("v1", "Namespace", p["namespace"])
     deadline = time.monotonic() + p["timeout"]
     while ns is not None and (ns.get("status") or {}).get("phase") == "Terminating":
@@ -146,9 +248,66 @@ def check(cluster: Cluster) -> dict:
             raise ClusterError(f"namespace {p['namespace']} is still terminating after {p['timeout']} s")
         time.sleep(0.5)
         ns = cluster.get("v1", "Namespace", p["namespace"])
-    if ns is None:
-        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": p["namespace"]}})
-        created_ns = True
+    if ns is not None:
+        labels = ns["metadata"].get("labels") or {}
+        problem = foreign_namespace(p["namespace"], labels)
+        if problem:
+            raise ClusterError(problem)
+        weaker = sorted(k for k, v in RESTRICTED.items() if labels.get(k) != v)
+        if weaker:
+            cluster.module.warn(f"namespace {p['namespace']} is not labelled for the restricted Pod Security "
+                                f"profile ({', '.join(f'{k}=restricted' for k in weaker)} missing); verify's pods "
+                                "comply with it, label the namespace so that nothing else runs there with more")
+        return False
+    if cluster.module.check_mode:
+        return False
+    cluster.create(namespace(p["namespace"]))
+    return True
+
+
+def image_problem(image: str) -> str | None:
+    """Why an image reference is not fully qualified (containers/image's rule: the first path component is a
+    registry host when it has a dot or a port, or is localhost), or None."""
+    first, sep, rest = image.partition("/")
+    if not image:
+        return ("set the verify image (sandboxed_containers_verify_image) to a fully qualified image the cluster "
+                "can pull, with sh, uname and cat, pinned by digest: <registry>/ubi9/ubi-minimal@sha256:<digest>")
+    if not sep or not rest or not ("." in first or ":" in first or first == "localhost") or any(
+            c.isspace() for c in image):
+        return (f"the verify image {image!r} is not fully qualified; name its registry host too "
+                "(<registry>/<repository>@sha256:<digest>), so that no node resolves a short name through its own "
+                "registries.conf")
+    return None
+
+
+def check(cluster: Cluster) -> dict:
+    p = cluster.module.params
+    problem = image_problem(p["image"])
+    if problem:
+        raise ClusterError(f"{problem}; nothing was created")
+    if "@sha256:" not in p["image"]:
+        cluster.module.warn(f"the verify image {p['image']} is a tag, which can change under you; pin a digest "
+                            "(<registry>/<repository>@sha256:<digest>)")
+    rc = cluster.get("node.k8s.io/v1", "RuntimeClass", p["runtime_class_name"])
+    if rc is None:
+        raise ClusterError(f"RuntimeClass {p['runtime_class_name']} does not exist; install first")
+    all_nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
+    nodes = p["nodes"]
+    if nodes:
+        unknown = sorted(set(nodes) - set(all_nodes))
+        if unknown:
+            raise ClusterError(f"no such nodes: {', '.join(unknown)}; the nodes are {', '.join(sorted(all_nodes))}")
+        nodes = sorted(set(nodes))
+    else:
+        sel = {"matchLabels": ((rc.get("scheduling") or {}).get("nodeSelector") or {})}
+        nodes = sorted(n for n, obj in all_nodes.items() if matches(sel, obj["metadata"].get("labels")))
+    if not nodes:
+        raise ClusterError(f"no node matches the scheduling of RuntimeClass {p['runtime_class_name']}")
+    created_ns = prepare_namespace(cluster, p)  # refuses a foreign namespace before any pod exists
+    if cluster.module.check_mode:
+        return {"changed": False, "namespace_created": False,
+                "nodes": {n: {"ok": None, "phase": None, "reason": "check mode"} for n in nodes}}
+
     results: dict[str, dict] = {}
     try:
         # Pods from an interrupted run would hide the result of this one.
@@ -158,40 +317,75 @@ def check(cluster: Cluster) -> dict:
             cluster.create(pod(n, p))
         deadline = time.monotonic() + p["timeout"]
         pending = set(nodes)
+        phases: dict[str, str | None] = {}
         while pending and time.monotonic() < deadline:
             for n in sorted(pending):
-                obj = cluster.get("v1", "Pod", pod_name(n), p["namespace"]) or {}
-                phase = (obj.get("status") or {}).get("phase")
-                overhead = (obj.get("spec") or {}).get("overhead")
-                if phase in ("Running", "Succeeded"):
-                    results[n] = {"ok": True, "phase": phase, "overhead": overhead, "reason": ""}
-                    pending.discard(n)
-                    continue
-                reason = failure_reason(cluster, p["namespace"], pod_name(n))
-                # The kubelet reports a sandbox it cannot create, or a container it refuses (CreateContainerConfigError,
-                # event reason Failed), and retries for ever: either is the answer.
-                if phase == "Failed" or (reason and reason.startswith(("FailedCreatePodSandBox", "Failed:"))):
-                    results[n] = {"ok": False, "phase": phase, "overhead": overhead,
-                                  "reason": reason or (obj.get("status") or {}).get("message") or "the pod failed"}
+                done, phases[n] = check_pod(cluster, p, n)
+                if done is not None:
+                    results[n] = done
                     pending.discard(n)
             if pending:
                 time.sleep(1)
         for n in pending:
-            reason = failure_reason(cluster, p["namespace"], pod_name(n)) or "no event explains it"
-            results[n] = {"ok": False, "phase": "Pending",
+            if phases.get(n) == "Running":
+                reason = "it runs but printed no kernel release and boot ID; use an image with sh, uname and cat"
+            else:
+                reason = failure_reason(cluster, p["namespace"], pod_name(n)) or "no event explains it"
+            results[n] = {"ok": False, "phase": phases.get(n) or "Pending", "kernel": None, "node_kernel": None,
                           "reason": f"not running after {p['timeout']} s: {reason}"}
+        # The nodes as they are now: a node that rebooted meanwhile has a new boot ID.
+        now = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
+        for n, r in results.items():
+            if r.get("kernel") is None:
+                continue
+            r["node_kernel"] = node_kernel(now.get(n) or all_nodes[n])
+            problem = isolation_problem(r["kernel"], r["node_kernel"])
+            if problem:
+                r.update(ok=False, reason=problem)
     finally:
         for n in nodes:
             cluster.delete("v1", "Pod", pod_name(n), p["namespace"])
         if created_ns:
             cluster.delete("v1", "Namespace", p["namespace"])
     failed = {n: r for n, r in results.items() if not r["ok"]}
-    out = {"changed": False, "nodes": dict(sorted(results.items()))}
+    out = {"changed": False, "namespace_created": created_ns, "nodes": dict(sorted(results.items()))}
     if failed:
         out["failed"] = True
         out["msg"] = "sandboxed pods do not run on " + "; ".join(
             f"{n}: {r['reason']}" for n, r in sorted(failed.items()))
     return out
+
+
+def check_pod(cluster: Cluster, p: dict, node: str) -> tuple[dict | None, str | None]:
+    """The result for one node's pod (None while it is still starting or has not printed its kernel), and its
+    phase."""
+    name = pod_name(node)
+    obj = cluster.get("v1", "Pod", name, p["namespace"]) or {}
+    phase = (obj.get("status") or {}).get("phase")
+    overhead = (obj.get("spec") or {}).get("overhead")
+
+    def result(ok: bool, reason: str = "", kernel: dict | None = None) -> tuple[dict, str | None]:
+        return {"ok": ok, "phase": phase, "overhead": overhead, "kernel": kernel, "node_kernel": None,
+                "reason": reason}, phase
+
+    if phase in ("Running", "Succeeded"):
+        try:
+            kernel = parse_kernel(read_log(cluster, name, p["namespace"]))
+        except ClusterError as e:
+            return result(False, f"the pod runs but its log cannot be read ({e}); verify needs get on pods/log "
+                                 f"in namespace {p['namespace']} (the automation_access role grants it)")
+        if kernel is not None:
+            return result(True, kernel=kernel)
+        if phase == "Succeeded":
+            return result(False, "the pod ended without printing its kernel release and boot ID; use an image "
+                                 "with sh, uname and cat")
+        return None, phase  # it has not printed them yet
+    reason = failure_reason(cluster, p["namespace"], name)
+    # The kubelet reports a sandbox it cannot create, or a container it refuses (CreateContainerConfigError,
+    # event reason Failed), and retries for ever: either is the answer.
+    if phase == "Failed" or (reason and reason.startswith(("FailedCreatePodSandBox", "Failed:"))):
+        return result(False, reason or (obj.get("status") or {}).get("message") or "the pod failed")
+    return None, phase
 
 
 def main() -> None:
@@ -200,7 +394,7 @@ def main() -> None:
             "runtime_class_name": {"type": "str", "default": "kata"},
             "nodes": {"type": "list", "elements": "str", "default": []},
             "namespace": {"type": "str", "default": "sandboxed-containers-verify"},
-            "image": {"type": "str", "default": "ubi9/ubi-minimal:latest"},
+            "image": {"type": "str", "required": True},
             "timeout": {"type": "int", "default": 300},
         },
         supports_check_mode=True,

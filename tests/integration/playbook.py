@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
+VERIFY_IMAGE = "registry.invalid/ubi9/ubi-minimal@sha256:" + "0" * 64
+
+
 @dataclass
 class Result:
     rc: int
@@ -69,6 +72,8 @@ class Ansible:
         ev = dict(extra_vars or {})
         if path:
             ev.setdefault("sandboxed_containers_report_path", str(path))
+        if playbook == "verify":  # verify needs a fully qualified image; the simulated kubelets pull nothing
+            ev.setdefault("sandboxed_containers_verify_image", VERIFY_IMAGE)
         argv = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / f"{playbook}.yml"), "-e", json.dumps(ev)]
         if check:
             argv.append("--check")

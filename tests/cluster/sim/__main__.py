@@ -1,4 +1,5 @@
-"""python -m sim run --kubeconfig=FILE [--ready-file=FILE]: the MCO, daemons and kubelets simulator."""
+"""python -m sim run --kubeconfig=FILE [--ready-file=FILE] [--egress-socket=PATH]: the MCO, daemons and kubelets
+simulator."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--kubeconfig", required=True, help="kubeconfig of the simulator's identity")
     run.add_argument("--ready-file", help="written once the watches are established")
     run.add_argument("--workers", type=int, default=8, help="worker threads (default 8)")
+    run.add_argument("--egress-socket", help="unix socket the API server's egress selector dials to reach the "
+                                             "kubelets (HTTP CONNECT); without it pods/log is not served")
     run.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
@@ -29,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # the knob ConfigMap's openshiftVersion changes it once read
     kube = Kube.from_kubeconfig(args.kubeconfig, user_agent=user_agent(release(None)))
-    sim = Simulator(kube, workers=args.workers)
+    sim = Simulator(kube, workers=args.workers, egress_socket=args.egress_socket)
     ready = Path(args.ready_file) if args.ready_file else None
 
     def on_signal(signum: int, _frame: object) -> None:

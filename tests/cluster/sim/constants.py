@@ -80,6 +80,9 @@ UPDATE_TARGET = SIM + "update-target"  # the config that update is for
 FAULT_FAIL = SIM + "fail"  # value = reason the daemon reports; node goes Degraded
 FAULT_HANG = SIM + "hang"  # value = drain | apply | reboot: the daemon stops there
 FAULT_CRIO = SIM + "crio-fails"  # value = CRI-O's error: after the next reboot CRI-O exits, the kubelet cannot start
+# value = runtime handlers (comma separated) whose pods run on the node's kernel although CRI-O has them as VM
+# runtimes: a "kata" handler that does not start a VM
+FAULT_NATIVE = SIM + "runs-native"
 SIM_REBOOTING = SIM + "rebooting"  # the simulator's own phase marker (post-config-action exists only from 4.15)
 POD_COMPLETE_AFTER = SIM + "complete-after-seconds"  # a pod's containers exit after this
 POD_EXIT_CODE = SIM + "exit-code"  # ... with this exit code (default 0)

@@ -8,6 +8,11 @@ kubelet's FailedCreatePodSandBox event carrying CRI-O's error, retried as the
 kubelet does. A container that would run as root against runAsNonRoot waits
 with CreateContainerConfigError (verifyRunAsNonRoot). Deleted pods are removed
 at once (there are no processes to stop). Jobs' pods finish.
+
+The kubelets' HTTPS endpoint serves containerLogs (kubelet_api.py): a
+container's log is what its command prints (workload.py) on the kernel its
+sandbox runs: a guest kernel for a handler CRI-O runs as a VM, the node's
+otherwise.
 """
 
 from __future__ import annotations
@@ -16,9 +21,17 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from . import crio, mcd, podstatus, releases, render
+from . import crio, mcd, podstatus, releases, render, workload
 from . import pools as P
-from .constants import ARCH_LABEL, CURRENT_CONFIG, EVENT_COMPONENT_KUBELET, OS_ID_LABEL, SIM_REBOOTING
+from .constants import (
+    ARCH_LABEL,
+    CURRENT_CONFIG,
+    EVENT_COMPONENT_KUBELET,
+    FAULT_NATIVE,
+    HOSTNAME_LABEL,
+    OS_ID_LABEL,
+    SIM_REBOOTING,
+)
 from .kube import ApiError, now_micro, now_rfc3339, parse_time, pod_path, ref
 from .simulator import Requeue
 
@@ -37,6 +50,8 @@ class Kubelet:
         self.sim = sim
         self._crio: dict[tuple[str, str], crio.CrioConfig | str] = {}
         self._attempts: dict[str, tuple[float, str]] = {}  # pod uid -> last sandbox attempt
+        # pod uid -> the kernel its sandbox was started on (CRI-O's memory; rebuilt from the API after a restart)
+        self._sandboxes: dict[str, workload.Kernel] = {}
 
     def crio_config(self, node: dict) -> crio.CrioConfig | str:
         """CRI-O's runtime configuration on the node (its current config), or why CRI-O is down."""
@@ -114,9 +129,46 @@ class Kubelet:
         if errors:
             self._config_failed(pod, node, host_ip, ip, errors)
             return
+        self._sandboxes[md.get("uid", "")] = self._sandbox_kernel(pod, node, conf, handler)
+        if len(self._sandboxes) > 5000:
+            self._sandboxes.clear()
         self._write_status(pod, podstatus.running(pod, host_ip, ip, now_rfc3339()))
         pod = sim.pods.get(key) or pod
         self._maybe_complete(pod, host_ip)
+
+    # -- what runs in the sandbox -------------------------------------------------
+
+    @staticmethod
+    def _sandbox_kernel(pod: dict, node: dict, conf: crio.CrioConfig, handler: str) -> workload.Kernel:
+        """The kernel CRI-O starts the pod's containers on: a VM's for a `vm` handler, unless the node's
+        runs-native fault names the handler; the node's for the rest."""
+        native = {h.strip() for h in P.annotations(node).get(FAULT_NATIVE, "").split(",") if h.strip()}
+        name = handler or conf.default_runtime
+        if workload.runs_in_vm(conf.runtimes.get(name)) and name not in native:
+            return workload.guest_kernel(node, pod["metadata"].get("uid", ""))
+        return workload.node_kernel(node)
+
+    def kernel_of(self, pod: dict, node: dict) -> workload.Kernel:
+        """The kernel a running pod's containers see (after a restart: as its sandbox would be started now)."""
+        got = self._sandboxes.get(pod["metadata"].get("uid", ""))
+        if got is not None:
+            return got
+        rc = self.sim.runtimeclasses.get((pod.get("spec") or {}).get("runtimeClassName") or "")
+        conf = self.crio_config(node)
+        if isinstance(conf, str):
+            return workload.node_kernel(node)
+        return self._sandbox_kernel(pod, node, conf, (rc or {}).get("handler", ""))
+
+    def node_at(self, host: str, port: int) -> dict | None:
+        """The node whose kubelet listens at host:port (an address of the node, its kubelet port)."""
+        for node in self.sim.nodes.items():
+            status = node.get("status") or {}
+            kport = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 10250
+            names = {a.get("address") for a in status.get("addresses") or []}
+            names.add((node["metadata"].get("labels") or {}).get(HOSTNAME_LABEL))
+            if port == kport and host in names:
+                return node
+        return None
 
     def _config_errors(self, pod: dict) -> dict[str, str]:
         """generateContainerConfig's failures, by container (init containers first, as started)."""
@@ -197,6 +249,7 @@ class Kubelet:
 
     def _delete(self, pod: dict) -> None:
         md = pod["metadata"]
+        self._sandboxes.pop(md.get("uid", ""), None)
         try:
             self.sim.kube.delete(pod_path(md["namespace"], md["name"]),
                                  {"gracePeriodSeconds": 0, "preconditions": {"uid": md.get("uid")}})

@@ -59,7 +59,7 @@ class Requeue(Exception):
 
 
 class Simulator:
-    def __init__(self, kube: Kube, *, workers: int = 8) -> None:
+    def __init__(self, kube: Kube, *, workers: int = 8, egress_socket: str | None = None) -> None:
         from .daemon import Daemon, DrainController
         from .kubelet import Kubelet
         from .node_controller import NodeController
@@ -89,6 +89,7 @@ class Simulator:
         self.daemon = Daemon(self)
         self.drain = DrainController(self)
         self.kubelet = Kubelet(self)
+        self.egress_socket = egress_socket  # the kubelets' API behind the API server's egress (kubelet_api.py)
         self.handlers: dict[str, Callable[[str], None]] = {
             "render": self.render.sync,
             "pool": self.node_controller.sync,
@@ -118,11 +119,19 @@ class Simulator:
         self._initial_enqueue()
         for i in range(self.workers):
             threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True).start()
+        egress = None
+        if self.egress_socket:
+            from .kubelet_api import EgressServer
+
+            egress = EgressServer(self, self.egress_socket)
+            egress.start()
         if ready_file is not None:
             ready_file.write_text(f"{time.time():.3f}\n")
         log.info("simulator running: %d nodes, %d pools, %d MachineConfigs", len(self.nodes.items()),
                  len(self.pools.items()), len(self.mcs.items()))
         self.stop_event.wait()
+        if egress is not None:
+            egress.stop()
         self.queue.shutdown()
         for inf in self.informers:
             inf.stop()

@@ -35,6 +35,7 @@ from .constants import (
     FAULT_CRIO,
     FAULT_FAIL,
     FAULT_HANG,
+    FAULT_NATIVE,
     INITIAL_ANNOTATION,
     KNOBS_CONFIGMAP,
     KNOBS_NAMESPACE,
@@ -213,6 +214,17 @@ def hang(api: client.ApiClient | Kube, node: str, phase: str = "apply") -> None:
 
 def unhang(api: client.ApiClient | Kube, node: str) -> None:
     _annotate(api, node, {FAULT_HANG: None})
+
+
+def runs_native(api: client.ApiClient | Kube, node: str, handlers: str = "kata") -> None:
+    """Pods of these handlers (comma separated) that start from now on run on the node's kernel although CRI-O
+    has the handler as a VM runtime: a "kata" that is not Kata. Their `uname -r` and boot ID are the node's."""
+    _annotate(api, node, {FAULT_NATIVE: handlers})
+
+
+def runs_in_vm(api: client.ApiClient | Kube, node: str) -> None:
+    """Removes the runs-native fault."""
+    _annotate(api, node, {FAULT_NATIVE: None})
 
 
 # -- MachineConfigs ----------------------------------------------------------------------
