@@ -1,6 +1,7 @@
 # Copyright: sandboxed.containers contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Per-node and cluster status of the installation, the way the operator's KataConfig reports kataNodes.
+"""Per-node and cluster status of the installation, the way the operator's KataConfig reports kataNodes; the
+admission policy and whether it is in force.
 
 Private module_utils: may change at any time, even in bugfix releases.
 """
@@ -15,6 +16,13 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._objects impo
     MCD_REASON,
     MCD_STATE,
     VERSION_ANNOTATION,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
+    HANDLER_POLICY_NAME,
+    POLICY_NAME,
+    POLICY_NAMES,
+    PolicyError,
+    settings,
 )
 
 STATES = ("installed", "installing", "waiting", "failed", "not installed")
@@ -76,4 +84,57 @@ def pool_summary(pool: dict) -> dict:
         "degraded_machine_count": st.get("degradedMachineCount"),
         "conditions": {c.get("type"): c.get("status") for c in st.get("conditions") or []},
         "paused": bool((pool.get("spec") or {}).get("paused")),
+    }
+
+
+def _policy_expected(modes: list[str]) -> list[str]:
+    """The policies the recorded modes need: the runtime class's always, the handler's for namespaces or users."""
+    if not modes:
+        return []
+    return [POLICY_NAME] + ([HANDLER_POLICY_NAME] if {"namespaces", "users"} & set(modes) else [])
+
+
+def policy_summary(record: dict | None, installed: dict[tuple[str, str], dict | None],
+                   missing_namespaces: list[str]) -> dict:
+    """The admission policy as status reports it: the recorded modes and actions, and whether it is in force (every
+    policy and binding present, the bindings' actions as recorded, no type-checking warnings).
+
+    record: the recorded settings (None: no policy); installed: (kind, name) -> the object or None."""
+    try:
+        s = settings(record) if record is not None else None
+    except PolicyError as e:
+        s = None
+        problems = [f"the recorded admission policy is not valid ({e}); apply it again with playbooks/policy.yml"]
+    else:
+        problems = []
+    modes = list(s["modes"]) if s else []
+    actions = list(s["validation_actions"]) if s and modes else []
+    expected = _policy_expected(modes)
+    objects, type_checking = [], []
+    for name in sorted({n for _kind, n in installed} | set(expected), key=POLICY_NAMES.index):
+        for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+            obj = installed.get((kind, name))
+            entry: dict = {"kind": kind, "name": name, "present": obj is not None}
+            if kind.endswith("Binding") and obj is not None:
+                entry["validation_actions"] = (obj.get("spec") or {}).get("validationActions") or []
+                if name in expected and sorted(entry["validation_actions"]) != sorted(actions):
+                    problems.append(f"{kind} {name} has validationActions {entry['validation_actions']}, "
+                                    f"recorded {actions}")
+            if kind == "ValidatingAdmissionPolicy" and obj is not None:
+                for w in ((obj.get("status") or {}).get("typeChecking") or {}).get("expressionWarnings") or []:
+                    type_checking.append({"policy": name, "field": w.get("fieldRef"), "warning": w.get("warning")})
+                    problems.append(f"{name} {w.get('fieldRef')}: {w.get('warning')}")
+            if name in expected and obj is None:
+                problems.append(f"{kind} {name} is missing")
+            if name not in expected and obj is not None:
+                problems.append(f"{kind} {name} is not part of the recorded policy")
+            objects.append(entry)
+    return {
+        "modes": modes,
+        "validation_actions": actions,
+        "in_force": bool(modes) and not problems,
+        "objects": objects,
+        "type_checking": type_checking,
+        "missing_namespaces": list(missing_namespaces),
+        "problems": problems,
     }

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: admission_policy
-short_description: Decide who may run sandboxed workloads, with a ValidatingAdmissionPolicy
+short_description: Decide who may run sandboxed workloads, with ValidatingAdmissionPolicies
 version_added: 1.0.0
 description:
-  - Creates, updates or deletes the ValidatingAdmissionPolicy C(sandboxed-containers-runtime-class) and its binding,
-    which the API server enforces without a webhook (Kubernetes 1.30 and later, OpenShift 4.17 and later).
+  - Creates, updates or deletes the ValidatingAdmissionPolicies C(sandboxed-containers-runtime-class) and
+    C(sandboxed-containers-runtime-class-handler) and their bindings, which the API server enforces without a
+    webhook (Kubernetes 1.30 and later, OpenShift 4.17 and later).
   - Where the API server does not serve ValidatingAdmissionPolicy (OpenShift 4.14 to 4.16), a policy with rules is
     refused before anything changes, and anything else (no policy, V(absent)) does nothing.
   - "Rules (O(policy.modes)), which combine: V(namespaces), only namespaces with a label (default
@@ -18,32 +19,52 @@ description:
     V(users), only listed users, groups or service accounts may create or update workloads that use it;
     V(require), in namespaces with a label (default C(sandboxed-containers.openshift.io/required=true)) every pod
     must use it, which gates native (runc) containers."
-  - Pods and the pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs are
-    checked, so a workload is refused where it is created. For the users rule, the pods that workload controllers
-    create are allowed (the workload was checked), through O(policy.trusted_users).
+  - The namespaces and users rules gate every RuntimeClass whose handler is O(handler), not only
+    O(runtime_class_name). C(sandboxed-containers-runtime-class-handler) takes the RuntimeClasses as parameters,
+    so the API server evaluates it once per RuntimeClass, including RuntimeClasses created later.
+  - Pods and the pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs,
+    ReplicationControllers and DeploymentConfigs are checked, so a workload is refused where it is created. For
+    the users rule, the pods (and a DeploymentConfig's ReplicationControllers) that workload controllers create
+    are allowed (the workload was checked), through O(policy.trusted_users).
+  - The collection's verify pods pass the namespaces and users rules only when they are made by one of
+    O(policy.verify_users) (by default the identity that applies the policy, found with a SelfSubjectReview) in a
+    namespace labelled C(sandboxed.containers/verify=true), which only administrators can set on OpenShift. No
+    namespace is let through by its name.
+  - Names in O(policy.allowed_namespaces) that do not exist are warned about (whoever creates such a namespace
+    may run sandboxed pods there).
   - Refusals name the rule and how to get access. O(policy.validation_actions) can be V(Warn) or V(Audit) to roll a
     policy out before enforcing it.
   - With no mode, the policy objects are removed.
-  - With O(policy) null, the policy that is installed, if any, is kept, rebuilt by this version of the collection
-    (how upgrades update it); the settings of the installed policy are kept in its C(sandboxed.containers/policy)
-    annotation.
+  - The settings are recorded in the C(sandboxed.containers/policy) annotation of the collection's RuntimeClass
+    (when it exists and carries the collection's label) and of the policies. With O(policy) null, the recorded
+    policy is applied again, rebuilt by this version of the collection, so a policy or binding deleted by hand is
+    restored (how install and upgrade keep it).
+  - The runtime class name and the handler are checked (a DNS subdomain, a DNS label) before anything changes, and
+    every value placed in the policies' CEL is written as a CEL string literal.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
 options:
   runtime_class_name:
-    description: The runtime class the rules are about.
+    description: The collection's RuntimeClass, which the rules are about (gated by name, whether it exists yet or
+      not).
     type: str
     default: kata
-  verify_namespace:
-    description: The namespace of the collection's verify pods, which the namespaces and users rules let through
-      (only the automation can write to it, see the C(automation_access) role). Empty lets nothing through.
+  handler:
+    description: The CRI-O handler; every other RuntimeClass with it is gated by the namespaces and users rules too.
     type: str
-    default: sandboxed-containers-verify
+    default: kata
   state:
     description: V(absent) removes the policy whatever O(policy) says.
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - The module acts only on policies and bindings that carry the collection's label
+        C(app.kubernetes.io/managed-by=sandboxed.containers). One of its names without it is refused before any
+        change unless O(adopt=true), which takes it over; a removal leaves it alone, with a warning.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -69,67 +90,183 @@ EXAMPLES = r"""
     policy:
       modes: [require]
       validation_actions: [Warn]
+
+- name: Apply the recorded policy again (restores it if it was deleted)
+  sandboxed.containers.admission_policy:
 """
 
 RETURN = r"""
 result:
-  description: The policy and binding as the API server returned them (empty when absent).
+  description: The policies and bindings as the API server returned them (empty when absent).
   returned: success
   type: list
   elements: dict
+settings:
+  description: The settings the policy was built from (as given, or as recorded when O(policy) is null), with
+    C(verify_users) resolved; null when there is no policy.
+  returned: success
+  type: dict
+source:
+  description: Where the settings came from, V(given), V(recorded) (the RuntimeClass's or the policy's record),
+    or null (no policy).
+  returned: success
+  type: str
+missing_namespaces:
+  description: Names in C(allowed_namespaces) that do not exist.
+  returned: success
+  type: list
+  elements: str
 """
 
 import json
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    MANAGED_BY,
+    leave_foreign,
+    refuse_foreign,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
-    POLICY_NAME,
+    API,
+    POLICY_NAMES,
     POLICY_OPTIONS,
     SETTINGS_ANNOTATION,
     PolicyError,
+    check_names,
     objects,
+    resolve,
+    settings,
 )
 
-API = "admissionregistration.k8s.io/v1"
-KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")  # binding first on removal
-
-
+RUNTIME_CLASS_API = "node.k8s.io/v1"
 NOT_SERVED = ("the admission policy needs ValidatingAdmissionPolicy in admissionregistration.k8s.io/v1, which "
               "OpenShift serves from 4.17 (Kubernetes 1.30); this cluster does not serve it. Upgrade the cluster, or "
               "leave the policy unset")
 
 
+def annotation(obj: dict | None) -> str | None:
+    return (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(SETTINGS_ANNOTATION)
+
+
+def is_ours(obj: dict | None) -> bool:
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return bool(obj) and all(labels.get(k) == v for k, v in MANAGED_BY.items())
+
+
+def recorded(cluster: Cluster, runtime_class: dict | None) -> dict | None:
+    """The recorded settings: the RuntimeClass's record (which survives the policy's deletion), else the policy's
+    own annotation (before the RuntimeClass exists), else None."""
+    text = annotation(runtime_class) if is_ours(runtime_class) else None
+    if text is None:
+        text = annotation(cluster.get(API, "ValidatingAdmissionPolicy", POLICY_NAMES[0]))
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ClusterError(f"the recorded admission policy ({SETTINGS_ANNOTATION} annotation) is not a JSON "
+                           "mapping; give sandboxed_containers_policy explicitly; nothing was changed")
+    return value
+
+
+def whoami(cluster: Cluster) -> str:
+    """The username of the identity that applies the policy (a SelfSubjectReview, which every authenticated user
+    may create; served wherever ValidatingAdmissionPolicy is)."""
+    try:
+        review = cluster.create({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+                                 "metadata": {"name": ""}})
+    except ClusterError as e:
+        raise ClusterError(f"cannot tell who applies the policy, the default verify identity ({e}); set "
+                           "sandboxed_containers_policy.verify_users; nothing was changed") from None
+    return ((review.get("status") or {}).get("userInfo") or {}).get("username") or ""
+
+
+def missing_namespaces(cluster: Cluster, names: list[str]) -> list[str]:
+    missing = []
+    for name in names:
+        try:
+            if cluster.get("v1", "Namespace", name) is None:
+                missing.append(name)
+        except ClusterError as e:
+            cluster.module.warn(f"cannot check whether the allowed namespace {name} exists: {e}")
+    return missing
+
+
 def ensure(cluster: Cluster) -> dict:
     p = cluster.module.params
+    rc_name, handler = p["runtime_class_name"], p["handler"]
     policy = p["policy"]
+    try:
+        check_names(rc_name, handler)  # they go into the policy: checked on every path, before anything changes
+        if policy is not None:
+            settings(policy)
+    except PolicyError as e:
+        raise ClusterError(f"{e}. Nothing was changed.") from None
     if not cluster.serves(API, "ValidatingAdmissionPolicy"):
         # OpenShift 4.14-4.16: no policy can exist, so there is nothing to keep or remove.
         if p["state"] == "present" and policy and policy.get("modes"):
             raise ClusterError(f"{NOT_SERVED}; nothing was changed")
-        return {"changed": False, "result": [], "msg": "ValidatingAdmissionPolicy is not served here: no policy"}
-    if policy is None and p["state"] == "present":
-        installed = cluster.get(API, "ValidatingAdmissionPolicy", POLICY_NAME)
-        if installed is None:
-            return {"changed": False, "result": []}
-        policy = json.loads((installed["metadata"].get("annotations") or {}).get(SETTINGS_ANNOTATION) or "{}")
+        return {"changed": False, "result": [], "settings": None, "source": None, "missing_namespaces": [],
+                "msg": "ValidatingAdmissionPolicy is not served here: no policy"}
+    runtime_class = cluster.get(RUNTIME_CLASS_API, "RuntimeClass", rc_name)
+    source = "given"
+    if p["state"] == "absent":
+        policy = {"modes": []}
+    elif policy is None:
+        policy, source = recorded(cluster, runtime_class), "recorded"
+        if policy is None:
+            return {"changed": False, "result": [], "settings": None, "source": None, "missing_namespaces": []}
     try:
-        desired = [] if p["state"] == "absent" else objects(
-            policy, p["runtime_class_name"], verify_namespace=p["verify_namespace"] or None)
+        needs_applier = settings(policy)["modes"] and settings(policy)["verify_users"] is None
+        resolved = resolve(policy, whoami(cluster) if needs_applier else None)
+        desired = objects(resolved, rc_name, handler)
     except PolicyError as e:
-        raise ClusterError(f"{e}; nothing was changed") from None
+        raise ClusterError(f"{e}. Nothing was changed.") from None
     changed, results, diffs = False, [], []
-    if not desired:
-        for kind in KINDS:
-            c, d = cluster.delete(API, kind, POLICY_NAME)
-            changed |= c
-            diffs.append(d)
-    else:
-        for obj in desired:
-            c, result, d = cluster.apply(obj)
-            changed |= c
-            results.append(result)
-            diffs.append(d)
-    out = {"changed": changed, "result": results}
+    names = {o["metadata"]["name"] for o in desired}
+    # Only the collection's own (labelled) policy objects: another's of its names is refused before any change
+    # unless adopted, and left alone by a removal.
+    foreign = set()
+    for name in POLICY_NAMES:
+        for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
+            existing = cluster.get(API, kind, name)
+            if existing is not None and not is_ours(existing):
+                if name in names and not p["adopt"]:
+                    raise ClusterError(refuse_foreign(kind, name))
+                foreign.add((kind, name))
+    for name in POLICY_NAMES:  # a policy no longer needed (no rules, or no namespaces or users rule): binding first
+        if name not in names:
+            for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
+                if (kind, name) in foreign:
+                    cluster.module.warn(leave_foreign(kind, name))
+                    continue
+                c, d = cluster.delete(API, kind, name)
+                changed |= c
+                diffs.append(d)
+    for obj in desired:  # each policy before its binding, whose paramRef the API server checks against it
+        c, result, d = cluster.apply(obj)
+        changed |= c
+        results.append(result)
+        diffs.append(d)
+    if is_ours(runtime_class):
+        record = json.dumps(resolved, sort_keys=True) if desired else None
+        if annotation(runtime_class) != record:
+            cluster.patch(RUNTIME_CLASS_API, "RuntimeClass", rc_name,
+                          {"metadata": {"annotations": {SETTINGS_ANNOTATION: record}}})
+            changed = True
+            diffs.append({"before": {"runtime_class": {SETTINGS_ANNOTATION: annotation(runtime_class)}},
+                          "after": {"runtime_class": {SETTINGS_ANNOTATION: record}}})
+    missing = []
+    if desired and "namespaces" in settings(resolved)["modes"]:
+        missing = missing_namespaces(cluster, settings(resolved)["allowed_namespaces"])
+        for name in missing:
+            cluster.module.warn(f"sandboxed_containers_policy.allowed_namespaces: the namespace {name} does not "
+                                "exist; whoever creates it may run sandboxed pods there. Create it now (or remove "
+                                "the name), or label the namespaces instead")
+    out = {"changed": changed, "result": results, "settings": resolved if desired else None,
+           "source": source if desired else None, "missing_namespaces": missing}
     if cluster.module._diff:
         out["diff"] = {"before": [d.get("before") for d in diffs if d], "after": [d.get("after") for d in diffs if d]}
     return out
@@ -140,8 +277,9 @@ def main() -> None:
         {
             "policy": {"type": "dict", "options": POLICY_OPTIONS},
             "runtime_class_name": {"type": "str", "default": "kata"},
-            "verify_namespace": {"type": "str", "default": "sandboxed-containers-verify"},
+            "handler": {"type": "str", "default": "kata"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "adopt": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

@@ -14,6 +14,12 @@ description:
     V(not installed), like the C(kataNodes) status of the operator's KataConfig.
   - Also reports the pools that carry the collection's MachineConfig, the RuntimeClass, the managed objects
     with the collection version that wrote them, and the pods that use the runtime class.
+  - Names every other RuntimeClass with the same handler (pods that name it run sandboxed too), with a warning
+    saying whether the admission policy gates it.
+  - Reports the admission policy as recorded on the RuntimeClass (or on the policy), its modes and validation
+    actions, and whether it is in force (every policy and binding present, the bindings' actions as recorded, no
+    type-checking warnings in the policies' status), with a warning naming what is wrong otherwise; and the names
+    in C(allowed_namespaces) that do not exist.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
 options:
@@ -29,6 +35,10 @@ options:
     description: Name of the RuntimeClass.
     type: str
     default: kata
+  handler:
+    description: The CRI-O handler, to find the other RuntimeClasses with it; by default the RuntimeClass's
+      handler, or V(kata) when it does not exist.
+    type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -94,17 +104,103 @@ pods:
   returned: success
   type: list
   elements: dict
+other_runtime_classes:
+  description: The other RuntimeClasses whose handler is the handler, by name.
+  returned: success
+  type: list
+  elements: str
+policy:
+  description: The admission policy.
+  returned: success
+  type: dict
+  contains:
+    modes:
+      description: The recorded modes; empty when there is no policy.
+      type: list
+      elements: str
+    validation_actions:
+      description: The recorded validation actions.
+      type: list
+      elements: str
+    in_force:
+      description: Whether the policy has modes, every policy and binding it needs is present, the bindings'
+        actions are as recorded and the policies have no type-checking warnings.
+      type: bool
+    objects:
+      description: Each policy and binding, whether present, and the bindings' validation actions.
+      type: list
+      elements: dict
+    type_checking:
+      description: The type-checking warnings of the policies' status.
+      type: list
+      elements: dict
+    missing_namespaces:
+      description: Names in C(allowed_namespaces) that do not exist; whoever creates one may run sandboxed pods
+        there.
+      type: list
+      elements: str
+    problems:
+      description: What keeps the policy from being in force, in words.
+      type: list
+      elements: str
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MC_API, ROLE_LABEL
+import json
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MANAGED_BY, MC_API, ROLE_LABEL
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import API as POLICY_API
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
+    HANDLER_POLICY_NAME,
+    POLICY_NAMES,
+    SETTINGS_ANNOTATION,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
     counts,
     node_states,
+    policy_summary,
     pool_summary,
     sources,
     version_of,
 )
+
+
+def _record(obj: dict | None) -> dict | None:
+    text = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(SETTINGS_ANNOTATION)
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return {"modes": "not JSON"}  # reported as an invalid record
+    return value if value is None or isinstance(value, dict) else {"modes": "not a mapping"}
+
+
+def policy_report(cluster: Cluster, rc: dict | None) -> dict:
+    """The admission policy: what is recorded, what is installed, whether it is in force."""
+    installed: dict = {}
+    if cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"):
+        for name in POLICY_NAMES:
+            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+                installed[(kind, name)] = cluster.get(POLICY_API, kind, name)
+    labels = ((rc or {}).get("metadata") or {}).get("labels") or {}
+    ours = rc is not None and all(labels.get(k) == v for k, v in MANAGED_BY.items())
+    # The RuntimeClass's record survives the policy's deletion; the policy's own annotation, before it exists.
+    record = (_record(rc) if ours else None) or _record(installed.get(("ValidatingAdmissionPolicy", POLICY_NAMES[0])))
+    missing = []
+    if isinstance(record, dict) and "namespaces" in (record.get("modes") or []):
+        for name in record.get("allowed_namespaces") or []:
+            try:
+                if cluster.get("v1", "Namespace", name) is None:
+                    missing.append(name)
+            except ClusterError as e:
+                cluster.module.warn(f"cannot check whether the allowed namespace {name} exists: {e}")
+    summary = policy_summary(record, installed, missing)
+    if summary["problems"]:
+        cluster.module.warn("the admission policy is not in force: " + "; ".join(summary["problems"]) +
+                            ". Run the install, upgrade or playbooks/policy.yml again to restore it")
+    for name in missing:
+        cluster.module.warn(f"sandboxed_containers_policy.allowed_namespaces: the namespace {name} does not exist; "
+                            "whoever creates it may run sandboxed pods there")
+    return summary
 
 
 def report(cluster: Cluster) -> dict:
@@ -113,7 +209,8 @@ def report(cluster: Cluster) -> dict:
     nodes = cluster.list("v1", "Node")
     pools = cluster.list(MC_API, "MachineConfigPool")
     mc = cluster.get(MC_API, "MachineConfig", mc_name)
-    rc = cluster.get("node.k8s.io/v1", "RuntimeClass", p["runtime_class_name"])
+    runtime_classes = cluster.list("node.k8s.io/v1", "RuntimeClass")
+    rc = next((x for x in runtime_classes if x["metadata"]["name"] == p["runtime_class_name"]), None)
     states = node_states(nodes, pools, mc_name)
     carrying = [x for x in pools if mc_name in sources(x)]
     custom = next((x for x in pools if x["metadata"]["name"] == p["pool_name"]), None)
@@ -136,6 +233,17 @@ def report(cluster: Cluster) -> dict:
     in_target = [s for s in states if s["pool"] in {x["metadata"]["name"] for x in carrying}]
     handler = (rc or {}).get("handler")
     unlabelled = sorted(s["name"] for s in in_target if s["state"] == "installed" and s["handler_label"] != handler)
+    policy = policy_report(cluster, rc)
+    handler = p["handler"] or handler or "kata"
+    others = sorted(x["metadata"]["name"] for x in runtime_classes
+                    if x.get("handler") == handler and x["metadata"]["name"] != p["runtime_class_name"])
+    gated = policy["in_force"] and any(o["name"] == HANDLER_POLICY_NAME and o["present"] for o in policy["objects"])
+    for name in others:
+        cluster.module.warn(
+            f"RuntimeClass {name} also has the handler {handler}: pods that name it run sandboxed too; "
+            + ("the admission policy gates it like the collection's" if gated else
+               "no admission policy gates it (set sandboxed_containers_policy with the namespaces or users mode), "
+               f"or delete it if nothing uses it (oc delete runtimeclass {name})"))
     runtime_class = None
     if rc:
         runtime_class = {"name": p["runtime_class_name"], "handler": rc.get("handler"),
@@ -152,6 +260,8 @@ def report(cluster: Cluster) -> dict:
         "runtime_class": runtime_class,
         "managed": managed,
         "pods": pods,
+        "other_runtime_classes": others,
+        "policy": policy,
         "api_host": cluster.host,
     }
 
@@ -162,6 +272,7 @@ def main() -> None:
             "machine_config_name": {"type": "str", "default": "50-sandboxed-containers"},
             "pool_name": {"type": "str", "default": "kata-oc"},
             "runtime_class_name": {"type": "str", "default": "kata"},
+            "handler": {"type": "str"},
         },
         supports_check_mode=True,
     )
