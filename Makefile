@@ -100,7 +100,7 @@ test-matrix: venv collection ## install, upgrade and uninstall on the oldest sup
 		SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR=$(CURDIR)/.cluster-matrix; \
 		$(PYTEST) -q $(MATRIX_TESTS) -k "$(MATRIX_SELECTION)"
 
-# The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.2.0.
+# The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.3.0.
 COMPAT_VENV := .venv-compat
 $(COMPAT_VENV)/.stamp: requirements-compat.txt tools/venv.sh
 	@test -n "$(PYTHON312)" || { echo "error: Python 3.12 not found" >&2; exit 1; }

@@ -53,6 +53,8 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
     "replicaset-controller",
+    # ReplicationControllers get pods too, as on OpenShift, where DeploymentConfigs roll out through them.
+    "replicationcontroller-controller",
     "deployment-controller",
     "daemonset-controller",
     "job-controller",
@@ -110,6 +112,18 @@ AUDIT_POLICY = {
     "kind": "Policy",
     "omitStages": ["RequestReceived"],
     "rules": [{"level": "Metadata"}],
+}
+
+
+# The simulated kubelets' addresses exist only in the API: kube-apiserver reaches them (pods/log) through its
+# egress selector, HTTP CONNECT over a unix socket the simulator listens on (sim/kubelet_api.py). The path is
+# relative, both processes running in the cluster directory, because a unix socket's path is limited to 107 bytes.
+EGRESS_SOCKET = "kubelet-egress.sock"
+EGRESS_SELECTOR = {
+    "apiVersion": "apiserver.k8s.io/v1beta1",
+    "kind": "EgressSelectorConfiguration",
+    "egressSelections": [{"name": "cluster", "connection": {
+        "proxyProtocol": "HTTPConnect", "transport": {"uds": {"udsName": EGRESS_SOCKET}}}}],
 }
 
 
@@ -493,6 +507,7 @@ class LocalCluster:
                 *apiserver_release_flags(vap_v1),
                 f"--audit-policy-file={self.dir / 'audit-policy.yaml'}",
                 f"--audit-log-path={self.logs / 'audit.log'}", "--audit-log-format=json",
+                f"--egress-selector-config-file={self.dir / 'egress-selector.yaml'}",
                 "--enable-priority-and-fairness=false", "--profiling=false",
                 f"--cert-dir={self.dir / 'apiserver-certs'}",
                 "--endpoint-reconciler-type=none",
@@ -522,7 +537,7 @@ class LocalCluster:
         if component == "simulator":
             kc = self.component_kubeconfig("system:sim:machine-config-operator")
             return [sys.executable, "-m", "sim", "run", f"--kubeconfig={kc}",
-                    f"--ready-file={self.dir / 'simulator.ready'}"]
+                    f"--ready-file={self.dir / 'simulator.ready'}", f"--egress-socket={EGRESS_SOCKET}"]
         raise ClusterError(f"unknown component {component!r}; one of {', '.join(self.components())}")
 
     def _env(self, component: str) -> dict[str, str]:
@@ -560,6 +575,8 @@ class LocalCluster:
     def _start(self, component: str, bins: Path, state: dict, timeout: float = 90.0) -> None:
         if component == "simulator":
             (self.dir / "simulator.ready").unlink(missing_ok=True)
+        if component == "kube-apiserver":  # also when restarting a cluster made before the file existed
+            (self.dir / "egress-selector.yaml").write_text(yaml.safe_dump(EGRESS_SELECTOR))
         pid = self._spawn(component, self._argv(component, bins, state), self._env(component))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
