@@ -18,10 +18,15 @@ ROLE_LABEL = "machineconfiguration.openshift.io/role"
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 POOL_LABEL_PREFIX = "pools.operator.machineconfiguration.openshift.io/"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "sandboxed.containers"}
+MANAGED_BY_TEXT = "app.kubernetes.io/managed-by=sandboxed.containers"
+# The setting that lets install take over objects of the collection's names that it did not create.
+ADOPT_SETTING = "sandboxed_containers_adopt"
 VERSION_ANNOTATION = "sandboxed.containers/version"
 FIELD_MANAGER = "sandboxed.containers"
 
 MACHINE_CONFIG_NAME = "50-sandboxed-containers"
+# The admission policies (and their bindings) the collection writes: by runtime class name, and by handler.
+POLICY_NAMES = ("sandboxed-containers-runtime-class", "sandboxed-containers-runtime-class-handler")
 EXTENSION = "sandboxed-containers"
 # The names an extension carrying Kata has: RHCOS and SCOS (through the MCO's allow-list), Fedora CoreOS.
 KATA_EXTENSIONS = ("sandboxed-containers", "kata-containers")
@@ -43,6 +48,27 @@ CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
 DESIRED_CONFIG = "machineconfiguration.openshift.io/desiredConfig"
 MCD_STATE = "machineconfiguration.openshift.io/state"
 MCD_REASON = "machineconfiguration.openshift.io/reason"
+
+
+def is_managed(obj: dict | None) -> bool:
+    """Whether an object carries the collection's label, i.e. the collection created (or adopted) it."""
+    return obj is not None and ((obj.get("metadata") or {}).get("labels") or {}).items() >= MANAGED_BY.items()
+
+
+# How refusals and warnings say that an object of the collection's name is someone else's.
+NOT_CREATED = f"was not created by sandboxed.containers (it has no label {MANAGED_BY_TEXT})"
+
+
+def refuse_foreign(kind: str, name: str) -> str:
+    """Why a module does not take over an object it did not create, and what to do."""
+    return (f"{kind} {name} exists and {NOT_CREATED}; the collection does not take it over. Delete it, choose "
+            f"another name, or set adopt (the roles' {ADOPT_SETTING}: true) to make it the collection's own; "
+            "nothing was changed")
+
+
+def leave_foreign(kind: str, name: str) -> str:
+    """Why a removal leaves an object of the collection's name alone."""
+    return f"{kind} {name} {NOT_CREATED}: left alone"
 
 
 def node_role_label(pool: str) -> str:

@@ -20,11 +20,13 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._crio import 
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    ADOPT_SETTING,
     MACHINE_CONFIG_NAME,
-    MANAGED_BY,
+    NOT_CREATED,
     ROLE_LABEL,
     custom_pool,
     files_of,
+    is_managed,
     machine_config,
     node_role_label,
 )
@@ -81,6 +83,7 @@ class Settings:
     virtualization_check: str = "fail"  # fail, warn or ignore
     unsupported_architecture: str = "fail"  # fail, or exclude (custom pool only)
     policy_requested: bool = False  # an admission policy with at least one rule
+    adopt: bool = False  # take over objects of the collection's names that it did not create
 
 
 @dataclass
@@ -97,6 +100,10 @@ class Facts:
     machine_os_configs: list[dict] = field(default_factory=list)
     runtime_classes: list[dict] = field(default_factory=list)
     container_runtime_configs: list[dict] = field(default_factory=list)
+    # The admission policies and bindings of the collection's names that exist.
+    policy_objects: list[dict] = field(default_factory=list)
+    # Every pod; read only when the plan needs them (a renamed runtime class).
+    pods: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +119,8 @@ class Decision:
     transition: str = "apply"
     extension: str = "sandboxed-containers"
     release: str | None = None
+    # The collection's RuntimeClasses under an earlier name, which the install deletes.
+    stale_runtime_classes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -212,29 +221,93 @@ def refuse_kataconfigs(kataconfigs: list[str]) -> None:
 
 
 def check_pools(settings: Settings, pools: list[dict]) -> dict | None:
-    """The MCO's pools exist, and a pool with our name is ours; returns our existing custom pool."""
+    """The MCO's pools exist; returns the existing pool of our name (check_ownership decides whether it is ours)."""
     by_name = {p["metadata"]["name"]: p for p in pools}
     for required in ("master", "worker"):
         if required not in by_name:
             raise PreflightError(f"the cluster has no {required} MachineConfigPool; is the MCO running?")
-    existing = by_name.get(settings.pool_name)
-    if existing is not None and not (existing["metadata"].get("labels") or {}).items() >= MANAGED_BY.items():
-        raise PreflightError(
-            f"a MachineConfigPool named {settings.pool_name} exists and is not managed by sandboxed.containers "
-            "(perhaps the sandboxed containers operator's); choose another sandboxed_containers_pool_name"
-        )
-    return existing
+    return by_name.get(settings.pool_name)
 
 
-def _is_ours(mc: dict) -> bool:
-    return (mc["metadata"].get("labels") or {}).items() >= MANAGED_BY.items()
+def _foreign_objects(settings: Settings, facts: Facts) -> list[tuple[str, str, str]]:
+    """(kind, name, the setting that chooses another name) of each object of the collection's names that the
+    collection did not create: the operator's, an administrator's, another tool's."""
+    found = []
+    rc = next((x for x in facts.runtime_classes if x["metadata"]["name"] == settings.runtime_class_name), None)
+    if rc is not None and not is_managed(rc):
+        found.append(("RuntimeClass", settings.runtime_class_name, "sandboxed_containers_runtime_class_name"))
+    pool = next((x for x in facts.pools if x["metadata"]["name"] == settings.pool_name), None)
+    if pool is not None and not is_managed(pool):
+        found.append(("MachineConfigPool", settings.pool_name, "sandboxed_containers_pool_name"))
+    if facts.current_mc is not None and not is_managed(facts.current_mc):
+        found.append(("MachineConfig", facts.current_mc["metadata"]["name"], ""))
+    for obj in facts.policy_objects:
+        if not is_managed(obj):
+            found.append((obj.get("kind") or "ValidatingAdmissionPolicy", obj["metadata"]["name"], ""))
+    return found
+
+
+def check_ownership(settings: Settings, facts: Facts, messages: list[str]) -> None:
+    """The collection acts only on objects it created (its label): others of its names are refused, naming each,
+    unless the user adopts them explicitly; the install then labels them as its own."""
+    found = _foreign_objects(settings, facts)
+    if not found:
+        return
+    listed = "; ".join(f"{kind} {name} exists and {NOT_CREATED}" for kind, name, _setting in found)
+    if settings.adopt:
+        messages.append(f"{ADOPT_SETTING}: taking over what the collection did not create: {listed}. The install "
+                        "labels them as its own, and the uninstall will delete them")
+        return
+    renames = sorted({setting for _kind, _name, setting in found if setting})
+    rename = f", choose another name ({', '.join(renames)})" if renames else ""
+    raise PreflightError(
+        f"{listed}. Perhaps the sandboxed containers operator's or an administrator's: the collection does not take "
+        f"over objects it did not create. Delete them{rename}, or set {ADOPT_SETTING}: true to take them over (the "
+        "install then labels them as its own)"
+    )
+
+
+def _active_pods(pods: list[dict], classes: set[str]) -> dict[str, list[str]]:
+    """runtime class -> namespace/name of the pods that use it and may still run (Pending, Running, Unknown)."""
+    out: dict[str, list[str]] = {}
+    for p in pods:
+        rc = (p.get("spec") or {}).get("runtimeClassName")
+        if rc in classes and (p.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES:
+            out.setdefault(rc, []).append(f"{p['metadata']['namespace']}/{p['metadata']['name']}")
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def managed_runtime_classes(facts: Facts) -> list[str]:
+    """The names of the collection's RuntimeClasses, found by its label: the current one and any earlier names."""
+    return sorted(rc["metadata"]["name"] for rc in facts.runtime_classes if is_managed(rc))
+
+
+def check_rename(settings: Settings, facts: Facts, messages: list[str]) -> list[str]:
+    """The collection's RuntimeClasses under an earlier name, which the install deletes; refused while pods use
+    them, since they would lose their runtime class under them."""
+    # Nothing would gate an earlier name once the policy follows the new one.
+    stale = [n for n in managed_runtime_classes(facts) if n != settings.runtime_class_name]
+    if not stale:
+        return []
+    used = _active_pods(facts.pods, set(stale))
+    if used:
+        raise PreflightError("; ".join(
+            f"{len(pods)} pods in namespaces {', '.join(sorted({x.split('/', 1)[0] for x in pods}))} use the runtime "
+            f"class {rc}, which the collection made under its earlier name"
+            for rc, pods in used.items()
+        ) + f". Renaming it to {settings.runtime_class_name} deletes it (an old class would be left ungated): move "
+            f"those pods to runtime class {settings.runtime_class_name} (or delete them) first, or keep "
+            f"sandboxed_containers_runtime_class_name: {next(iter(used))}")
+    messages.append(f"the runtime class is now {settings.runtime_class_name}: the collection deletes its "
+                    f"RuntimeClasses under an earlier name ({', '.join(stale)})")
+    return stale
 
 
 def check_neighbours(settings: Settings, facts: Facts) -> None:
     """Other installers of Kata, and what they left behind: each named, with what to do."""
     for mc in facts.machine_configs:
         name = mc["metadata"]["name"]
-        if _is_ours(mc) or name == MACHINE_CONFIG_NAME:
+        if is_managed(mc) or name == MACHINE_CONFIG_NAME:
             continue
         exts = [e for e in (mc.get("spec") or {}).get("extensions") or [] if e in KATA_EXTENSIONS]
         role = (mc["metadata"].get("labels") or {}).get(ROLE_LABEL, "?")
@@ -451,6 +524,8 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
     existing_custom = check_pools(settings, facts.pools)
     warnings: list[str] = []
     messages: list[str] = []
+    check_ownership(settings, facts, messages)
+    stale = check_rename(settings, facts, messages)
     target = choose_target(settings, selector, facts, existing_custom, warnings, messages)
     by_name = {n["metadata"]["name"]: n for n in facts.nodes}
     extension, os_id = choose_extension(target.chosen, by_name, facts.release)
@@ -490,7 +565,7 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
             f"({', '.join(n for pool in inheriting for n in plan_['pools'][pool])}) get sandboxed containers too")
     return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, plan_, warnings,
                     messages, transition=move, extension=extension,
-                    release=facts.release.text if facts.release else None)
+                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale)
 
 
 def _role(mc: dict | None) -> str | None:
@@ -547,49 +622,88 @@ class Removal:
     unlabel: list[str]
     plan: dict
     messages: list[str]
+    # The collection's RuntimeClasses to delete (every one with its label, whatever its name).
+    runtime_classes: list[str] = field(default_factory=list)
+    # Whether the MachineConfig of our name is the collection's to delete (False when absent or someone else's).
+    machine_config: bool = False
+    # Objects of the collection's names that it did not create, left alone: "kind name".
+    left_alone: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def decide_uninstall(facts: Facts, *, pool_name: str, runtime_class: str, pods: list[dict],
-                     force: bool) -> Removal:
-    """What to remove and which nodes reboot; refuses while pods use the runtime class, unless forced."""
+                     force: bool, handler: str = "kata") -> Removal:
+    """What to remove and which nodes reboot; refuses while pods use a runtime class that goes or loses its handler,
+    unless forced. Objects of the collection's names that it did not create are left alone, and named."""
     refuse_kataconfigs(facts.kataconfigs)
-    active = sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
-                    if (p.get("spec") or {}).get("runtimeClassName") == runtime_class
-                    and (p.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES)
-    messages = []
+    messages: list[str] = []
+    left_alone: list[str] = []
+    current_mc = facts.current_mc if is_managed(facts.current_mc) else None
+    if facts.current_mc is not None and current_mc is None:
+        left_alone.append(f"MachineConfig {facts.current_mc['metadata']['name']}")
+    by_name = {p["metadata"]["name"]: p for p in facts.pools}
+    ours = by_name.get(pool_name)
+    if ours is not None and not is_managed(ours):
+        left_alone.append(f"MachineConfigPool {pool_name}")
+    # Every RuntimeClass with the collection's label goes (earlier names included); others stay, but while the
+    # collection's MachineConfig (the handler) goes, pods of another class with the handler lose their runtime too.
+    managed = managed_runtime_classes(facts)
+    with_handler = {rc["metadata"]["name"] for rc in facts.runtime_classes if rc.get("handler") == handler}
+    for rc in sorted(facts.runtime_classes, key=lambda x: x["metadata"]["name"]):
+        name = rc["metadata"]["name"]
+        if is_managed(rc) or not (name == runtime_class or name in with_handler):
+            continue
+        hint = (f"; it uses the handler {handler}, which the uninstall takes off the nodes: delete it too "
+                f"(oc delete runtimeclass {name})" if name in with_handler and current_mc is not None else "")
+        messages.append(f"RuntimeClass {name} {NOT_CREATED}: the uninstall leaves it alone{hint}")
+    for what in left_alone:
+        messages.append(f"{what} {NOT_CREATED}: the uninstall leaves it alone")
+    for obj in facts.policy_objects:
+        if not is_managed(obj):
+            messages.append(f"{obj.get('kind') or 'ValidatingAdmissionPolicy'} {obj['metadata']['name']} "
+                            f"{NOT_CREATED}: the uninstall leaves it alone")
+    in_scope = set(managed) | (with_handler if current_mc is not None else set())
+    used = _active_pods(pods, in_scope)
+    active = sorted(x for v in used.values() for x in v)
     if active:
+        classes = ", ".join(used)
         shown = ", ".join(active[:20]) + (f" and {len(active) - 20} more" if len(active) > 20 else "")
         if not force:
             raise PreflightError(
-                f"{len(active)} pods use the runtime class {runtime_class} (Pending, Running or Unknown): {shown}. "
+                f"{len(active)} pods use the runtime class {classes} (Pending, Running or Unknown): {shown}. "
                 "Delete them (or move them to another runtime class), or set sandboxed_containers_force: true to "
                 "uninstall anyway; they would lose their runtime"
             )
-        messages.append(f"forced: {len(active)} pods still use the runtime class {runtime_class}: {shown}")
-    by_name = {p["metadata"]["name"]: p for p in facts.pools}
-    ours = by_name.get(pool_name)
-    if ours is not None and not (ours["metadata"].get("labels") or {}).items() >= MANAGED_BY.items():
-        ours = None  # not ours to delete
-    label = node_role_label(pool_name)
-    labelled = sorted(n["metadata"]["name"] for n in facts.nodes if label in (n["metadata"].get("labels") or {}))
-    role = _role(facts.current_mc)
+        messages.append(f"forced: {len(active)} pods still use the runtime class {classes}: {shown}")
+    if ours is not None and not is_managed(ours):
+        ours = None  # not ours to delete; its nodes are its own, not the collection's to move
+        labelled = []
+    else:
+        label = node_role_label(pool_name)
+        labelled = sorted(n["metadata"]["name"] for n in facts.nodes
+                          if label in (n["metadata"].get("labels") or {}))
+    role = _role(current_mc)
     custom = ours is not None or bool(labelled) or role not in (None, "worker", "master")
     path = "custom" if custom else (role or "none")
-    p = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=facts.current_mc,
+    p = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=current_mc,
              desired_mc=None, custom_pool=ours, chosen=set() if path == "custom" else None,
              remove_custom_pool=ours is not None, release=facts.release)
     if path == "none":
         messages.append("sandboxed containers are not installed by this collection here; nothing to remove")
-    return Removal(path, ours is not None, labelled if path == "custom" else [], p.as_dict(), messages)
+    # The current name first: from then on no new sandboxed pod is admitted.
+    order = sorted(managed, key=lambda n: (n != runtime_class, n))
+    return Removal(path, ours is not None, labelled if path == "custom" else [], p.as_dict(), messages,
+                   runtime_classes=order, machine_config=current_mc is not None, left_alone=left_alone)
 
 
 def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: dict | None,
-                   desired_pool: dict | None, current_rc: dict | None, desired_rc: dict) -> list[str]:
-    """In words, each managed object the change creates or alters (for the plan of check mode)."""
-    out = []
+                   desired_pool: dict | None, current_rc: dict | None, desired_rc: dict,
+                   stale_runtime_classes: list[str] | None = None) -> list[str]:
+    """In words, each managed object the change creates, alters or deletes (for the plan of check mode)."""
+    out = [f"RuntimeClass {name}: deleted (the runtime class under an earlier name)"
+           for name in stale_runtime_classes or []]
     name = desired_mc["metadata"]["name"]
     if current_mc is None:
         out.append(f"MachineConfig {name}: created (role {_role(desired_mc)}, extension "

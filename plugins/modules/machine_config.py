@@ -15,6 +15,9 @@ description:
     runtime handler. It sorts after the kata RPM's own C(50-kata), whose handler table it replaces.
   - The drop-in is checked before anything changes, as CRI-O would read it; it must hold only a
     C([crio.runtime.runtimes.<handler>]) table whose keys CRI-O knows, with values of the right type.
+  - It acts only on a MachineConfig that carries the collection's label
+    C(app.kubernetes.io/managed-by=sandboxed.containers). One of the same name without it is refused before any
+    change unless O(adopt=true), and left alone, with a warning, by O(state=absent).
   - Writes use server-side apply; in check mode they are server-side dry runs. With C(--diff) the
     drop-in is shown decoded, not as a data URL.
   - Creating or changing it makes the Machine Config Operator roll out a new rendered config to every
@@ -54,6 +57,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - With O(state=present), take over a MachineConfig of this name that the collection did not create; it gets
+        the collection's label and content.
+      - O(state=absent) never deletes such a MachineConfig.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -70,7 +80,9 @@ EXAMPLES = r"""
 - name: Install Kata on the nodes of the kata-oc pool
   sandboxed.containers.machine_config:
     role: kata-oc
-    crio_dropin: "{{ lookup('ansible.builtin.template', '50-kata.toml.j2') }}"
+    crio_dropin: >-
+      {{ 'kata' | sandboxed.containers.crio_dropin(runtime_path='/usr/bin/containerd-shim-kata-v2',
+         runtime_type='vm', runtime_root='/run/vc') }}
 
 - name: Remove it
   sandboxed.containers.machine_config:
@@ -78,6 +90,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: Why nothing was done, for a MachineConfig the collection did not create.
+  returned: when it was left alone
+  type: str
 result:
   description: The MachineConfig as the API server returned it (empty when absent).
   returned: success
@@ -94,20 +110,30 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import C
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     MACHINE_CONFIG_NAME,
     MC_API,
+    is_managed,
+    leave_foreign,
     machine_config,
+    refuse_foreign,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
 
 def ensure(cluster: Cluster) -> dict:
     p = cluster.module.params
+    existing = cluster.get(MC_API, "MachineConfig", p["name"])
     if p["state"] == "absent":
+        if existing is not None and not is_managed(existing):
+            # Someone else's: never the collection's to delete.
+            cluster.module.warn(leave_foreign("MachineConfig", p["name"]))
+            return {"changed": False, "result": {}, "msg": leave_foreign("MachineConfig", p["name"])}
         changed, diff = cluster.delete(MC_API, "MachineConfig", p["name"])
         return {"changed": changed, "result": {}, **({"diff": diff} if cluster.module._diff else {})}
     try:
         check_crio_dropin(p["crio_dropin"], p["handler"])
     except DropinError as e:
         raise ClusterError(f"{e}; nothing was changed") from None
+    if existing is not None and not is_managed(existing) and not p["adopt"]:
+        raise ClusterError(refuse_foreign("MachineConfig", p["name"]))
     mc = machine_config(p["role"], p["crio_dropin"], name=p["name"], extensions=p["extensions"],
                         version=p["version"] or COLLECTION_VERSION)
     changed, result, diff = cluster.apply(mc)
@@ -127,6 +153,7 @@ def main() -> None:
             "extensions": {"type": "list", "elements": "str", "default": ["sandboxed-containers"]},
             "version": {"type": "str"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "adopt": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
         required_if=[("state", "present", ("role", "crio_dropin"))],

@@ -17,6 +17,9 @@ description:
   - Deleting a pool that still has nodes would leave them without a pool, so it is refused; remove the
     node-role label from them first. In check mode, where the steps before only moved the nodes in a dry run, it
     reports the deletion it would make once they have left.
+  - It acts only on a pool that carries the collection's label C(app.kubernetes.io/managed-by=sandboxed.containers).
+    One of the same name without it (the operator's, an administrator's) is refused before any change unless
+    O(adopt=true), and left alone, with a warning, by O(state=absent).
   - Writes use server-side apply; check mode uses server-side dry runs.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
@@ -37,6 +40,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - With O(state=present), take over a pool of this name that the collection did not create; it gets the
+        collection's label and settings.
+      - O(state=absent) never deletes such a pool.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -57,6 +67,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: Why nothing was done, for a pool the collection did not create; or what check mode would delete.
+  returned: sometimes
+  type: str
 result:
   description: The pool as the API server returned it (empty when absent).
   returned: success
@@ -69,7 +83,13 @@ diff:
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MC_API, custom_pool
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    MC_API,
+    custom_pool,
+    is_managed,
+    leave_foreign,
+    refuse_foreign,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
 
@@ -78,11 +98,15 @@ def ensure(cluster: Cluster) -> dict:
     name = p["name"]
     if p["state"] == "absent":
         pools = cluster.list(MC_API, "MachineConfigPool")
-        if any(x["metadata"]["name"] == name for x in pools):
+        existing = next((x for x in pools if x["metadata"]["name"] == name), None)
+        if existing is not None and not is_managed(existing):
+            # The operator's or an administrator's: never the collection's to delete.
+            cluster.module.warn(leave_foreign("MachineConfigPool", name))
+            return {"changed": False, "result": {}, "msg": leave_foreign("MachineConfigPool", name)}
+        if existing is not None:
             members = pool_members(name, cluster.list("v1", "Node"), pools)
             if members and cluster.module.check_mode:
                 # The steps before this one moved its nodes out only in a dry run: say what a real run does.
-                existing = next(x for x in pools if x["metadata"]["name"] == name)
                 return {"changed": True, "result": {},
                         "msg": f"would delete pool {name} once its nodes "
                                f"({', '.join(n['metadata']['name'] for n in members)}) have left it",
@@ -95,6 +119,9 @@ def ensure(cluster: Cluster) -> dict:
                 )
         changed, diff = cluster.delete(MC_API, "MachineConfigPool", name)
         return {"changed": changed, "result": {}, **({"diff": diff} if cluster.module._diff else {})}
+    existing = cluster.get(MC_API, "MachineConfigPool", name)
+    if existing is not None and not is_managed(existing) and not p["adopt"]:
+        raise ClusterError(refuse_foreign("MachineConfigPool", name))
     mu = p["max_unavailable"]
     if isinstance(mu, str) and mu.isdigit():
         mu = int(mu)
@@ -110,6 +137,7 @@ def main() -> None:
             "max_unavailable": {"type": "raw"},
             "version": {"type": "str"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "adopt": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

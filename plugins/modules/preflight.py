@@ -62,9 +62,17 @@ options:
     type: dict
     default: {cpu: 250m, memory: 350Mi}
   crio_dropin:
-    description: The CRI-O drop-in content, checked and used to plan which nodes reboot.
-      Required for O(operation=install) and O(operation=upgrade).
+    description:
+      - The CRI-O drop-in content, checked and used to plan which nodes reboot.
+        Required for O(operation=install) and O(operation=upgrade).
+      - It must hold exactly the table C([crio.runtime.runtimes.<handler>]), with keys CRI-O's runtime handler has
+        in the CRI-O the chosen nodes run and values of their types; anything else is refused before any change.
     type: str
+  allow_non_vm_runtime:
+    description: Accept a C(runtime_type) other than V(vm) in O(crio_dropin); such a handler runs the runtime
+      class's pods as plain containers on the node's kernel.
+    type: bool
+    default: false
   tolerations:
     description: Tolerations of the RuntimeClass, to plan its change.
     type: list
@@ -100,6 +108,15 @@ options:
     description: Name of the collection's MachineConfig.
     type: str
     default: 50-sandboxed-containers
+  adopt:
+    description:
+      - The collection acts only on objects that carry its label C(app.kubernetes.io/managed-by=sandboxed.containers).
+        A RuntimeClass, MachineConfigPool, MachineConfig or admission policy of its names without it (the
+        operator's, an administrator's) makes an install or upgrade refuse, naming each, before anything changes.
+      - V(true) takes them over instead; the install labels them as its own (and a later uninstall deletes them).
+      - An uninstall never deletes them, whatever this says; it leaves them alone and names them in RV(messages).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -120,7 +137,9 @@ EXAMPLES = r"""
     node_selector:
       matchLabels:
         sandboxed: "true"
-    crio_dropin: "{{ lookup('ansible.builtin.template', '50-kata.toml.j2') }}"
+    crio_dropin: >-
+      {{ 'kata' | sandboxed.containers.crio_dropin(runtime_path='/usr/bin/containerd-shim-kata-v2',
+         runtime_type='vm', runtime_root='/run/vc', privileged_without_host_devices=true) }}
   register: preflight
 
 - name: Show the nodes that would reboot
@@ -227,6 +246,28 @@ extension:
   returned: install and upgrade
   type: str
   sample: sandboxed-containers
+stale_runtime_classes:
+  description: The collection's RuntimeClasses under an earlier name (its label, another name), which the install
+    deletes; refused while pods use them.
+  returned: install and upgrade
+  type: list
+  elements: str
+runtime_classes:
+  description: For O(operation=uninstall), the collection's RuntimeClasses to delete (every one with its label),
+    the current name first.
+  returned: uninstall
+  type: list
+  elements: str
+machine_config:
+  description: For O(operation=uninstall), whether the MachineConfig is the collection's to delete.
+  returned: uninstall
+  type: bool
+left_alone:
+  description: For O(operation=uninstall), the objects of the collection's names that it did not create, as
+    C(kind name); the uninstall leaves them alone.
+  returned: uninstall
+  type: list
+  elements: str
 release:
   description: The OpenShift release the ClusterVersion reports, or null where it cannot be read.
   returned: success
@@ -257,6 +298,7 @@ messages:
   elements: str
 """
 
+from ansible_collections.sandboxed.containers.plugins.module_utils._crio import DropinError, check_crio_dropin
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     ApiNotServed,
     Cluster,
@@ -267,8 +309,10 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     HANDLER_LABEL,
     MC_API,
+    POLICY_NAMES,
     ROLE_LABEL,
     custom_pool,
+    is_managed,
     machine_config,
     runtime_class,
 )
@@ -285,6 +329,8 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._preflight im
     object_changes,
     validate_settings,
 )
+
+POLICY_API = "admissionregistration.k8s.io/v1"
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import version_of
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
@@ -322,7 +368,21 @@ def read_facts(cluster: Cluster, machine_config_name: str) -> Facts:
         machine_os_configs=optional_list(cluster, MC_API, "MachineOSConfig"),
         runtime_classes=cluster.list("node.k8s.io/v1", "RuntimeClass"),
         container_runtime_configs=optional_list(cluster, MC_API, "ContainerRuntimeConfig"),
+        policy_objects=read_policy_objects(cluster),
     )
+
+
+def read_policy_objects(cluster: Cluster) -> list[dict]:
+    """The admission policies and bindings of the collection's names, by name (the automation may read no other)."""
+    if not cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"):
+        return []
+    found = []
+    for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+        for name in POLICY_NAMES:
+            obj = cluster.get(POLICY_API, kind, name)
+            if obj is not None:
+                found.append({**obj, "kind": kind})
+    return found
 
 
 def check(cluster: Cluster) -> dict:
@@ -335,15 +395,21 @@ def check(cluster: Cluster) -> dict:
         max_unavailable=p["max_unavailable"], virtualization_check=p["virtualization_check"],
         unsupported_architecture=p["unsupported_architecture"],
         policy_requested=bool(policy and policy.get("modes")),
+        adopt=p["adopt"],
     )
     try:
         if op != "uninstall":
             validate_settings(settings)  # bad input is reported before the cluster is even read
+            # A handler that runs without a VM would make the runtime class a sandbox in name only.
+            check_dropin_runtime(p["crio_dropin"], p["handler"], p["allow_non_vm_runtime"])
             if policy is not None:
                 policy_settings(policy)  # applied later in the run: a mistake in it must stop it here
     except (PreflightError, PolicyError) as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     facts = read_facts(cluster, p["machine_config_name"])
+    if op != "uninstall" and any(is_managed(x) and x["metadata"]["name"] != p["runtime_class_name"]
+                                 for x in facts.runtime_classes):
+        facts.pods = cluster.list("v1", "Pod")  # a renamed runtime class: refused while pods use the old one
     labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {})[HANDLER_LABEL] for n in facts.nodes
               if HANDLER_LABEL in (n["metadata"].get("labels") or {})}
     current_pool = next((x for x in facts.pools if x["metadata"]["name"] == p["pool_name"]), None)
@@ -360,7 +426,7 @@ def check(cluster: Cluster) -> dict:
     try:
         if op == "uninstall":
             removal = decide_uninstall(facts, pool_name=p["pool_name"], runtime_class=p["runtime_class_name"],
-                                       pods=cluster.list("v1", "Pod"), force=p["force"])
+                                       pods=cluster.list("v1", "Pod"), force=p["force"], handler=p["handler"])
             return {**out, **removal.as_dict(), "runtime_class_exists": rc is not None,
                     "release": facts.release.text if facts.release else None}
         if op == "upgrade" and current_mc is None:
@@ -386,8 +452,18 @@ def check(cluster: Cluster) -> dict:
         current_pool=current_pool if (d.custom_pool or d.transition == "to_worker") else None,
         desired_pool=desired_pool,
         current_rc=rc, desired_rc=runtime_class(p["runtime_class_name"], p["handler"], p["overhead"],
-                                                tolerations=p["tolerations"] or None))
+                                                tolerations=p["tolerations"] or None),
+        stale_runtime_classes=d.stale_runtime_classes)
     return {**out, **decision, "changes": changes, "versions": versions}
+
+
+def check_dropin_runtime(dropin: str | None, handler: str, allow_non_vm_runtime: bool) -> None:
+    if dropin is None:
+        return
+    try:
+        check_crio_dropin(dropin, handler, None, require_vm=not allow_non_vm_runtime)
+    except DropinError as e:
+        raise PreflightError(f"{e} (check sandboxed_containers_crio_*)") from None
 
 
 def _int(v):
@@ -405,6 +481,7 @@ def main() -> None:
             "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
             "tolerations": {"type": "list", "elements": "dict", "default": []},
             "crio_dropin": {"type": "str"},
+            "allow_non_vm_runtime": {"type": "bool", "default": False},
             "max_unavailable": {"type": "raw"},
             "virtualization_check": {"type": "str", "choices": ["fail", "warn", "ignore"], "default": "fail"},
             "unsupported_architecture": {"type": "str", "choices": ["fail", "exclude"], "default": "fail"},
@@ -412,6 +489,7 @@ def main() -> None:
             "force": {"type": "bool", "default": False},
             "allow_downgrade": {"type": "bool", "default": False},
             "policy": {"type": "dict", "options": POLICY_OPTIONS},
+            "adopt": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
         required_if=[("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))],

@@ -16,6 +16,10 @@ description:
   - The overhead is checked as Kubernetes quantities before anything changes.
   - The handler of a RuntimeClass cannot be changed in place; a different handler deletes and recreates it,
     which is refused while pods use it.
+  - It acts only on a RuntimeClass that carries the collection's label
+    C(app.kubernetes.io/managed-by=sandboxed.containers). One of the same name without it (the operator's, an
+    administrator's) is refused before any change unless O(adopt=true), and left alone, with a warning, by
+    O(state=absent).
   - Writes use server-side apply; check mode uses server-side dry runs.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
@@ -45,6 +49,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - With O(state=present), take over a RuntimeClass of this name that the collection did not create; it gets
+        the collection's label and settings.
+      - O(state=absent) never deletes such a RuntimeClass.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -66,6 +77,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: Why nothing was done, for a RuntimeClass the collection did not create.
+  returned: when it was left alone
+  type: str
 result:
   description: The RuntimeClass as the API server returned it (empty when absent).
   returned: success
@@ -77,7 +92,12 @@ diff:
 """
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import runtime_class
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    is_managed,
+    leave_foreign,
+    refuse_foreign,
+    runtime_class,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._quantity import QuantityError, validate_overhead
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
@@ -94,16 +114,22 @@ def pods_using(cluster: Cluster, name: str) -> list[str]:
 def ensure(cluster: Cluster) -> dict:
     p = cluster.module.params
     diff_on = cluster.module._diff
+    existing = cluster.get(API, "RuntimeClass", p["name"])
     if p["state"] == "absent":
+        if existing is not None and not is_managed(existing):
+            # The operator's or an administrator's: never the collection's to delete.
+            cluster.module.warn(leave_foreign("RuntimeClass", p["name"]))
+            return {"changed": False, "result": {}, "msg": leave_foreign("RuntimeClass", p["name"])}
         changed, diff = cluster.delete(API, "RuntimeClass", p["name"])
         return {"changed": changed, "result": {}, **({"diff": diff} if diff_on else {})}
     try:
         overhead = validate_overhead(p["overhead"])
     except QuantityError as e:
         raise ClusterError(f"{e}; nothing was changed") from None
+    if existing is not None and not is_managed(existing) and not p["adopt"]:
+        raise ClusterError(refuse_foreign("RuntimeClass", p["name"]))
     desired = runtime_class(p["name"], p["handler"], overhead, tolerations=p["tolerations"],
                             version=p["version"] or COLLECTION_VERSION)
-    existing = cluster.get(API, "RuntimeClass", p["name"])
     if existing and existing.get("handler") != p["handler"]:
         users = pods_using(cluster, p["name"])
         if users:
@@ -128,6 +154,7 @@ def main() -> None:
             "tolerations": {"type": "list", "elements": "dict", "default": []},
             "version": {"type": "str"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "adopt": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

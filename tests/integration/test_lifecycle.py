@@ -296,3 +296,126 @@ def test_install_upgrade_uninstall_leaves_the_cluster_as_it_was(cluster, ansible
                           for k, (meta, unschedulable) in s["nodes"].items()}}
 
     assert without_rendered(after) == without_rendered(before)
+
+
+# -- objects the collection did not create; a renamed runtime class ---------------------------------------
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+
+def runtime_class(api, name, *, ours=False, handler="kata"):
+    """A RuntimeClass made behind the collection's back: an administrator's (or the operator's), or one the
+    collection made under an earlier name (its label)."""
+    labels = {MANAGED_BY: "sandboxed.containers"} if ours else {"made-by": "an-administrator"}
+    return client.NodeV1Api(api).create_runtime_class(client.V1RuntimeClass(
+        metadata=client.V1ObjectMeta(name=name, labels=labels), handler=handler))
+
+
+def runtime_classes(api):
+    return {rc.metadata.name: rc for rc in client.NodeV1Api(api).list_runtime_class().items}
+
+
+def test_install_refuses_to_take_over_a_runtime_class_it_did_not_create_unless_adopted(cluster, ansible, fresh):
+    api = fresh
+    runtime_class(api, "kata")
+    before = snapshot(api)
+    r = ansible.run("install")
+    assert r.rc != 0, r
+    assert ("RuntimeClass kata exists and was not created by sandboxed.containers (it has no label "
+            "app.kubernetes.io/managed-by=sandboxed.containers)") in r.text, r
+    assert "sandboxed_containers_adopt: true" in r.text and "Nothing was changed" in r.text, r
+    assert "Check the cluster and the settings, and plan (changes nothing)" in r.output, r
+    assert snapshot(api) == before
+    r = ansible.run("install", extra_vars={"sandboxed_containers_adopt": True})
+    assert r.rc == 0, r
+    rc = runtime_classes(api)["kata"]
+    assert rc.metadata.labels[MANAGED_BY] == "sandboxed.containers"
+    assert rc.overhead.pod_fixed == {"cpu": "250m", "memory": "350Mi"}
+    assert rc.scheduling.node_selector == {"sandboxed.containers/handler": "kata"}
+    r = ansible.run("install")  # now the collection's own: no adopt needed, nothing to do
+    assert r.rc == 0 and r.changed == 0, r
+
+
+def test_uninstall_leaves_a_runtime_class_it_did_not_create_and_says_so(cluster, ansible, fresh):
+    api = fresh
+    assert ansible.run("install").rc == 0
+    # Replaced behind the collection's back, e.g. by an administrator.
+    client.NodeV1Api(api).delete_runtime_class("kata")
+    theirs = runtime_class(api, "kata")
+    r = ansible.run("uninstall")
+    assert r.rc == 0, r
+    assert ("RuntimeClass kata was not created by sandboxed.containers (it has no label "
+            "app.kubernetes.io/managed-by=sandboxed.containers): the uninstall leaves it alone") in r.text, r
+    left = runtime_classes(api)
+    assert list(left) == ["kata"] and left["kata"].metadata.uid == theirs.metadata.uid
+    assert left["kata"].metadata.labels == {"made-by": "an-administrator"}
+    assert MC_NAME not in mcs(api)  # its own objects are gone
+    r = ansible.run("uninstall")
+    assert r.rc == 0 and r.changed == 0, r
+    assert "the uninstall leaves it alone" in r.text, r
+    assert list(runtime_classes(api)) == ["kata"]
+
+
+def test_a_renamed_runtime_class_leaves_no_old_one_behind(cluster, ansible, fresh):
+    api = fresh
+    assert ansible.run("install").rc == 0
+    ns = new_namespace(api)
+    pod(api, ns, "busy")
+    st.wait_for(lambda: client.CoreV1Api(api).read_namespaced_pod("busy", ns).status.phase == "Running", 60)
+    renamed = {"sandboxed_containers_runtime_class_name": "sandboxed"}
+    before = snapshot(api)
+    r = ansible.run("install", extra_vars=renamed)
+    assert r.rc != 0, r
+    assert (f"1 pods in namespaces {ns} use the runtime class kata, which the collection made under its earlier "
+            "name") in r.text, r
+    assert "Nothing was changed" in r.text, r
+    assert snapshot(api) == before
+    client.CoreV1Api(api).delete_namespaced_pod("busy", ns, grace_period_seconds=0)
+    st.wait_for(lambda: not client.CoreV1Api(api).list_namespaced_pod(ns).items, 60, what="the pod to go")
+    r = ansible.run("install", extra_vars=renamed, check=True)
+    assert r.rc == 0, r
+    assert "RuntimeClass kata: deleted (the runtime class under an earlier name)" in r.text, r
+    assert set(runtime_classes(api)) == {"kata"}
+    r = ansible.run("install", extra_vars=renamed)
+    assert r.rc == 0, r
+    assert set(runtime_classes(api)) == {"sandboxed"}
+    assert reboots(api) == {**MASTERS, "worker-0": 1, "worker-1": 1, "worker-2": 1}  # a rename reboots nothing
+    r = ansible.run("uninstall", extra_vars=renamed)
+    assert r.rc == 0, r
+    assert runtime_classes(api) == {}
+
+
+def test_uninstall_removes_every_runtime_class_of_the_collection(cluster, ansible, fresh):
+    api = fresh
+    assert ansible.run("install").rc == 0
+    runtime_class(api, "kata-before-rename", ours=True)  # what an older version left after a rename
+    runtime_class(api, "theirs")  # an administrator's, with the same handler
+    r = ansible.run("uninstall")
+    assert r.rc == 0, r
+    assert set(runtime_classes(api)) == {"theirs"}
+    assert "RuntimeClass theirs was not created by sandboxed.containers" in r.text, r
+
+
+def test_an_admission_policy_of_the_collections_name_that_it_did_not_create_is_left_alone(cluster, ansible, fresh):
+    api = fresh
+    vaps = client.AdmissionregistrationV1Api(api)
+    name = "sandboxed-containers-runtime-class"
+    vaps.create_validating_admission_policy({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name, "labels": {"made-by": "an-administrator"}},
+        "spec": {"matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                         "resources": ["configmaps"], "operations": ["CREATE"]}]},
+                 "validations": [{"expression": "true"}]}})
+    try:
+        before = snapshot(api)
+        r = ansible.run("install", extra_vars={"sandboxed_containers_policy": {"modes": ["namespaces"]}})
+        assert r.rc != 0, r
+        assert (f"ValidatingAdmissionPolicy {name} exists and was not created by sandboxed.containers"
+                in r.text and "sandboxed_containers_adopt: true" in r.text and "Nothing was changed" in r.text), r
+        assert snapshot(api) == before
+        r = ansible.run("uninstall")
+        assert r.rc == 0, r
+        assert f"ValidatingAdmissionPolicy {name} was not created by sandboxed.containers" in r.text, r
+        assert vaps.read_validating_admission_policy(name).metadata.labels == {"made-by": "an-administrator"}
+    finally:
+        vaps.delete_validating_admission_policy(name)

@@ -22,7 +22,8 @@ def used_variables() -> set[str]:
     return {n for n in names if n not in {
         "sandboxed_containers_preflight", "sandboxed_containers_status", "sandboxed_containers_verify",
         "sandboxed_containers_report", "sandboxed_containers_crio_dropin_content",
-        "sandboxed_containers_report_operation", "sandboxed_containers_report_file"}}
+        "sandboxed_containers_report_operation", "sandboxed_containers_report_file",
+        "sandboxed_containers_cluster", "sandboxed_containers_fleet_cluster"}}
 
 
 def test_every_public_variable_is_documented():
@@ -45,7 +46,35 @@ def test_every_role_has_an_argument_spec_covering_its_defaults(role):
             assert options[name]["default"] == value, f"{role}: {name} default differs from the spec"
 
 
+def rendered_clusterrole(**names: object) -> str:
+    """The automation's ClusterRole as the automation_access role renders it (Ansible's to_json is json.dumps)."""
+    import json
+
+    import jinja2
+
+    env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    role = ROOT / "roles" / "automation_access"
+    settings = yaml.safe_load((ROOT / "roles" / "settings" / "defaults" / "main.yml").read_text())
+    values = {**settings, **yaml.safe_load((role / "vars" / "main.yml").read_text()),
+              "_sandboxed_containers_earlier_runtime_classes": [], **names}
+    return env.from_string((role / "templates" / "clusterrole.yml.j2").read_text()).render(**values)
+
+
 def test_security_guide_shows_the_shipped_clusterrole():
-    role = (ROOT / "roles" / "automation_access" / "files" / "clusterrole.yml").read_text()
     guide = (ROOT / "docs" / "security.md").read_text()
-    assert f"```yaml\n{role}```" in guide
+    assert f"```yaml\n{rendered_clusterrole()}```" in guide
+
+
+def test_the_clusterrole_scopes_every_write_by_name_and_no_name_adds_a_rule():
+    role = yaml.safe_load(rendered_clusterrole(_sandboxed_containers_earlier_runtime_classes=["old"]))
+    for rule in role["rules"]:
+        if set(rule["verbs"]) & {"create", "update", "patch", "delete", "deletecollection"} and \
+                rule["resources"] != ["nodes"]:
+            assert rule.get("resourceNames"), rule
+    assert {"resources": ["runtimeclasses"], "resourceNames": ["old"], "verbs": ["delete"]}.items() <= \
+        next(r for r in role["rules"] if r.get("resourceNames") == ["old"]).items()
+    hostile = 'kata"]\n  - apiGroups: ["*"]\n    resources: ["*"]\n    verbs: ["*"]\n#'
+    role = yaml.safe_load(rendered_clusterrole(sandboxed_containers_runtime_class_name=hostile))
+    assert not [r for r in role["rules"] if "*" in r["verbs"]]
+    assert [hostile] in [r.get("resourceNames") for r in role["rules"]]

@@ -11,6 +11,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._preflight im
     PreflightError,
     Settings,
     decide,
+    decide_uninstall,
     object_changes,
     virtualization_capable,
 )
@@ -93,7 +94,8 @@ def test_existing_kataconfig_is_refused():
 
 
 def test_foreign_pool_with_our_name_is_refused():
-    with pytest.raises(PreflightError, match=r"not managed by sandboxed\.containers"):
+    with pytest.raises(PreflightError, match=r"MachineConfigPool kata-oc exists and was not created by "
+                                             r"sandboxed\.containers.*sandboxed_containers_adopt: true"):
         decide(settings(node_selector={"matchLabels": {"a": "b"}}), facts(standard(), [*BASE, pool("kata-oc")]))
 
 
@@ -274,3 +276,95 @@ def test_operating_systems_the_mco_cannot_give_the_extension_are_refused(os_id, 
         n["metadata"]["labels"]["node.openshift.io/os_id"] = os_id
     with pytest.raises(PreflightError, match=re.escape(message)):
         decide(settings(), facts(nodes, release=parse_release(release)))
+
+
+# -- objects the collection did not create; a renamed runtime class ---------------------------------------------
+
+def rc(name: str, *, ours: bool = True, handler: str = "kata") -> dict:
+    return {"metadata": {"name": name, "labels": dict(o.MANAGED_BY) if ours else {"made-by": "someone"}},
+            "handler": handler}
+
+
+def running(name: str, ns: str, runtime_class: str, phase: str = "Running") -> dict:
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"runtimeClassName": runtime_class},
+            "status": {"phase": phase}}
+
+
+def foreign(obj: dict) -> dict:
+    obj["metadata"]["labels"] = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
+                                 if k not in o.MANAGED_BY}
+    return obj
+
+
+@pytest.mark.parametrize(("kw", "named"), [
+    ({"runtime_classes": [rc("kata", ours=False)]}, "RuntimeClass kata"),
+    ({"current_mc": foreign(o.machine_config("worker", DROPIN))}, "MachineConfig 50-sandboxed-containers"),
+    ({"policy_objects": [{"kind": "ValidatingAdmissionPolicy",
+                          "metadata": {"name": "sandboxed-containers-runtime-class"}}]},
+     "ValidatingAdmissionPolicy sandboxed-containers-runtime-class"),
+])
+def test_objects_the_collection_did_not_create_are_refused_unless_adopted(kw, named):
+    with pytest.raises(PreflightError) as e:
+        decide(settings(), facts(standard(), **kw))
+    assert (f"{named} exists and was not created by sandboxed.containers (it has no label "
+            "app.kubernetes.io/managed-by=sandboxed.containers)") in str(e.value)
+    assert "set sandboxed_containers_adopt: true to take them over" in str(e.value)
+    d = decide(settings(adopt=True), facts(standard(), **kw))
+    assert any(named in m and "sandboxed_containers_adopt" in m for m in d.messages)
+
+
+def test_the_collections_own_objects_are_not_refused():
+    d = decide(settings(), facts(standard(), runtime_classes=[rc("kata")],
+                                 current_mc=o.machine_config("worker", DROPIN)))
+    assert d.stale_runtime_classes == []
+
+
+def test_a_renamed_runtime_class_deletes_the_old_one_unless_pods_use_it():
+    classes = [rc("kata"), rc("theirs", ours=False)]
+    d = decide(settings(runtime_class_name="sandboxed"), facts(standard(), runtime_classes=classes))
+    assert d.stale_runtime_classes == ["kata"]  # not the one someone else made
+    pods = [running("a", "team-a", "kata"), running("b", "team-b", "kata"), running("c", "team-a", "kata"),
+            running("done", "team-c", "kata", phase="Succeeded")]
+    with pytest.raises(PreflightError) as e:
+        decide(settings(runtime_class_name="sandboxed"), facts(standard(), runtime_classes=classes, pods=pods))
+    assert ("3 pods in namespaces team-a, team-b use the runtime class kata, which the collection made under its "
+            "earlier name") in str(e.value)
+    changes = object_changes(current_mc=None, desired_mc=o.machine_config("worker", DROPIN), current_pool=None,
+                             desired_pool=None, current_rc=None,
+                             desired_rc=o.runtime_class("sandboxed", "kata", {"cpu": "1"}),
+                             stale_runtime_classes=d.stale_runtime_classes)
+    assert changes[0] == "RuntimeClass kata: deleted (the runtime class under an earlier name)"
+
+
+def uninstall(f: Facts, pods=(), **kw):
+    return decide_uninstall(f, pool_name="kata-oc", runtime_class="kata", pods=list(pods), force=False, **kw)
+
+
+def test_uninstall_removes_every_runtime_class_of_the_collection_and_leaves_others_alone():
+    mc = o.machine_config("worker", DROPIN)
+    f = facts(standard(), runtime_classes=[rc("old"), rc("kata"), rc("theirs", ours=False),
+                                           rc("unrelated", ours=False, handler="runc")], current_mc=mc)
+    r = uninstall(f)
+    assert r.runtime_classes == ["kata", "old"] and r.machine_config and r.path == "worker"
+    assert any(m.startswith("RuntimeClass theirs was not created by sandboxed.containers") and
+               "oc delete runtimeclass theirs" in m for m in r.messages)
+    assert not any("unrelated" in m for m in r.messages)
+    # Pods of someone else's class with the handler lose their runtime with the MachineConfig too.
+    with pytest.raises(PreflightError, match="1 pods use the runtime class theirs"):
+        uninstall(f, [running("p", "ns", "theirs")])
+
+
+def test_uninstall_leaves_a_foreign_runtime_class_machine_config_and_pool_alone():
+    nodes = standard(**{"worker-0": {o.node_role_label("kata-oc"): ""}})
+    f = facts(nodes, [*BASE, pool("kata-oc")], runtime_classes=[rc("kata", ours=False)],
+              current_mc=foreign(o.machine_config("worker", DROPIN)),
+              policy_objects=[{"kind": "ValidatingAdmissionPolicyBinding",
+                               "metadata": {"name": "sandboxed-containers-runtime-class"}}])
+    r = uninstall(f, [running("p", "ns", "kata")])  # not the collection's class: its pods do not block
+    assert (r.runtime_classes, r.machine_config, r.custom_pool, r.unlabel) == ([], False, False, [])
+    assert r.left_alone == ["MachineConfig 50-sandboxed-containers", "MachineConfigPool kata-oc"]
+    text = " ".join(r.messages)
+    for named in ("RuntimeClass kata", "MachineConfig 50-sandboxed-containers", "MachineConfigPool kata-oc",
+                  "ValidatingAdmissionPolicyBinding sandboxed-containers-runtime-class"):
+        assert (f"{named} was not created by sandboxed.containers (it has no label "
+                "app.kubernetes.io/managed-by=sandboxed.containers): the uninstall leaves it alone") in text
