@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.sandboxed.containers.plugins.modules import verify
 
 PARAMS = {"namespace": "sandboxed-containers-verify", "runtime_class_name": "kata",
-          "image": "registry.access.redhat.com/ubi9/ubi-minimal:latest"}
+          "image": "mirror.example.com/ubi9/ubi-minimal@sha256:" + "0" * 64 + ""}
 NODE_BOOT = "7c808571-e00e-48a6-989b-8b32fff48948"
 GUEST_BOOT = "1d4ae0ac-5ea1-4dd3-9c6b-6c3c0d6c7a53"
 RHCOS = "5.14.0-570.70.1.el9_6.x86_64"
