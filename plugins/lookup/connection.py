@@ -3,18 +3,6 @@
 
 from __future__ import annotations
 
-import os
-
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
-
-from ansible_collections.sandboxed.containers.plugins.module_utils._connection import (
-    PLAY_VARIABLES,
-    ConnectionSettingsError,
-    play_options,
-    resolve,
-)
-
 DOCUMENTATION = r"""
 name: connection
 short_description: The connection options of a play, taken whole from one source
@@ -62,6 +50,18 @@ _raw:
   type: list
   elements: dict
 """
+
+import os
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._connection import (
+    PLAY_VARIABLES,
+    ConnectionSettingsError,
+    play_options,
+    resolve,
+)
 
 
 class LookupModule(LookupBase):

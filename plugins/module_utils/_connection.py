@@ -189,11 +189,11 @@ def resolve(given: Mapping[str, object], env: Mapping[str, str], labels: Mapping
               if k in ENVIRONMENT and is_set(v) and not (k == "persist_config" and v is False)}
     explicit = {k for k, v in given.items() if v is not None}
     environment = from_environment(env)
-    present = tuple(sorted(n for names, _ in environment.values() for n in names))
+    present = tuple(sorted(n for names, _value in environment.values() for n in names))
     if chosen:
         _check_whole(chosen, label)
         neutral = _NEUTRAL_KUBECONFIG if any(k in chosen for k in _KUBECONFIG) else _NEUTRAL_HOST
-        blocked = sorted(n for option, (names, _) in environment.items()
+        blocked = sorted(n for option, (names, _value) in environment.items()
                          if option not in explicit and option not in neutral for n in names)
         if blocked:
             raise ConnectionSettingsError(
@@ -207,7 +207,7 @@ def resolve(given: Mapping[str, object], env: Mapping[str, str], labels: Mapping
         return Connection("options", dict(chosen), {**{k: v for k, v in neutral.items() if k not in chosen}, **chosen},
                           tuple(label(k) for k in chosen), present)
     if environment:
-        options = {k: v for k, (_, v) in environment.items()}
+        options = {k: v for k, (_names, v) in environment.items()}
         _check_whole(options, lambda k: "/".join(environment[k][0]) if k in environment else ENVIRONMENT[k][0])
         return Connection("environment", options, {}, present)
     return Connection("default")

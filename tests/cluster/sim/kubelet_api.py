@@ -99,7 +99,7 @@ class _Connect(socketserver.BaseRequestHandler):
         if len(parts) != 3 or parts[0] != "CONNECT":
             sock.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             return
-        host, _, port = parts[1].rpartition(":")
+        host, _colon, port = parts[1].rpartition(":")
         host = host.strip("[]")
         node = self.server.sim.kubelet.node_at(host, int(port)) if port.isdigit() else None
         if node is not None:
@@ -128,7 +128,7 @@ class _Connect(socketserver.BaseRequestHandler):
             upstream.settimeout(None)
             peers = {sock: upstream, upstream: sock}
             while True:
-                ready, _, _ = select.select(list(peers), [], [], 300)
+                ready = select.select(list(peers), [], [], 300)[0]
                 if not ready:
                     return
                 for s in ready:
@@ -166,7 +166,7 @@ class _Kubelet(http.server.BaseHTTPRequestHandler):
         if len(parts) != 5 or parts[1] != "containerLogs":
             self._reply(404, "404 page not found\n")  # exec, attach, port-forward, stats: not simulated
             return
-        _, _, namespace, name, container = parts
+        namespace, name, container = parts[2:]
         code, text = container_logs(self.server.sim, self.node, namespace, name, container,  # type: ignore[attr-defined]
                                     urllib.parse.parse_qs(url.query))
         self._reply(code, text)
