@@ -213,7 +213,7 @@ def test_wait_timeout_says_what_it_still_waits_for_and_a_rerun_completes(cluster
 
 def test_wait_survives_an_api_server_restart(cluster, ansible, fresh):
     api = fresh
-    st.configure(api, node_update=1.5)
+    st.configure(api, node_update=5)
     proc = ansible.start("install")
     lines: list[str] = []
     in_wait = threading.Event()
