@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kubernetes import client
@@ -209,3 +211,22 @@ def clean_up(api) -> None:
     core = client.CoreV1Api(api)
     for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
         core.delete_namespace(ns.metadata.name, grace_period_seconds=0)
+
+
+@contextmanager
+def namespace_creator(api, user: str, name: str) -> Iterator[None]:
+    """Lets `user` create namespaces the way OpenShift's project requests let every user (the ClusterRole `name`
+    and its binding, removed on exit); what they create carries no labels, as a ProjectRequest has none."""
+    rbac = client.RbacAuthorizationV1Api(api)
+    rbac.create_cluster_role(client.V1ClusterRole(
+        metadata=client.V1ObjectMeta(name=name),
+        rules=[client.V1PolicyRule(api_groups=[""], resources=["namespaces"], verbs=["create"])]))
+    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name=name),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name),
+        subjects=[client.RbacV1Subject(kind="User", name=user, api_group="rbac.authorization.k8s.io")]))
+    try:
+        yield
+    finally:
+        rbac.delete_cluster_role_binding(name)
+        rbac.delete_cluster_role(name)

@@ -16,7 +16,7 @@ from kubernetes import client
 
 from localcluster.bootstrap import install_kataconfig_crd
 from sim import testing as st
-from support import clean_up, new_namespace
+from support import clean_up, namespace_creator, new_namespace
 
 FAST = {"render_delay": 1, "node_update": 0.3}
 ALLOWED = "sandboxed-containers.openshift.io/allowed"
@@ -235,13 +235,6 @@ def self_provisioner(cluster, installed):
     labels (a ProjectRequest has none), with admin in it for the requester (the default project template)."""
     admin = installed
     rbac = client.RbacAuthorizationV1Api(admin)
-    rbac.create_cluster_role(client.V1ClusterRole(
-        metadata=client.V1ObjectMeta(name=SELF_PROVISIONER),
-        rules=[client.V1PolicyRule(api_groups=[""], resources=["namespaces"], verbs=["create"])]))
-    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
-        metadata=client.V1ObjectMeta(name=SELF_PROVISIONER),
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=SELF_PROVISIONER),
-        subjects=[client.RbacV1Subject(kind="User", name="tenant", api_group="rbac.authorization.k8s.io")]))
     tenant = cluster.api("tenant")
     created: list[str] = []
 
@@ -257,9 +250,8 @@ def self_provisioner(cluster, installed):
         wait_rbac(tenant, name)
         return name
 
-    yield request_project
-    rbac.delete_cluster_role_binding(SELF_PROVISIONER)
-    rbac.delete_cluster_role(SELF_PROVISIONER)
+    with namespace_creator(admin, "tenant", SELF_PROVISIONER):
+        yield request_project
     for name in created:
         client.CoreV1Api(admin).delete_namespace(name, grace_period_seconds=0)
 

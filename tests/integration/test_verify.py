@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from playbook import VERIFY_IMAGE
 from sim import testing as st
-from support import clean_up, kata_pods, workers_of
+from support import clean_up, kata_pods, namespace_creator, workers_of
 
 FAST = {"render_delay": 1, "node_update": 0.3}
 NS = "sandboxed-containers-verify"
@@ -171,14 +171,6 @@ def test_verify_fails_on_a_node_whose_kata_handler_runs_pods_on_the_node_kernel(
 def tenant_project(cluster, api):
     """The verify namespace requested by tenant the way `oc new-project` lets every OpenShift user: a namespace
     without labels (a ProjectRequest has none), created before verify runs."""
-    rbac = client.RbacAuthorizationV1Api(api)
-    rbac.create_cluster_role(client.V1ClusterRole(
-        metadata=client.V1ObjectMeta(name=SELF_PROVISIONER),
-        rules=[client.V1PolicyRule(api_groups=[""], resources=["namespaces"], verbs=["create"])]))
-    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
-        metadata=client.V1ObjectMeta(name=SELF_PROVISIONER),
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=SELF_PROVISIONER),
-        subjects=[client.RbacV1Subject(kind="User", name="tenant", api_group="rbac.authorization.k8s.io")]))
     tenant = client.CoreV1Api(cluster.api("tenant"))
 
     def create() -> bool:
@@ -190,10 +182,9 @@ def tenant_project(cluster, api):
             raise
         return True
 
-    st.wait_for(create, 30, what="tenant to create the namespace")
-    yield NS
-    rbac.delete_cluster_role_binding(SELF_PROVISIONER)
-    rbac.delete_cluster_role(SELF_PROVISIONER)
+    with namespace_creator(api, "tenant", SELF_PROVISIONER):
+        st.wait_for(create, 30, what="tenant to create the namespace")
+        yield NS
 
 
 def test_verify_refuses_a_namespace_it_did_not_create_before_creating_any_pod(cluster, ansible, api,
