@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     CURRENT_CONFIG,
     DESIRED_CONFIG,
     MCD_REASON,
     MCD_STATE,
-    rendered_carries,
-    rendered_lacks,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import conditions, is_paused, paused_message
+from ansible_collections.sandboxed.containers.plugins.module_utils._rendered import rendered_carries, rendered_lacks
 
 CONVERGED = "converged"
 PROGRESSING = "progressing"
@@ -42,10 +42,6 @@ class Assessment:
     waiting_for: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
-
-
-def conditions(pool: dict) -> dict[str, dict]:
-    return {c.get("type"): c for c in ((pool.get("status") or {}).get("conditions") or [])}
 
 
 def _is(conds: dict, kind: str, status: str) -> bool:
@@ -98,15 +94,54 @@ def assess(pool: dict, members: list[dict], *, machine_config: str | None = None
     """Decides whether `pool` (with its primary nodes `members`) has converged for our change.
 
     `mc_spec` is our MachineConfig's spec and `rendered_spec` the spec of the rendered
-    config the pool targets (spec.configuration.name), when the caller has it.
+    config the pool targets (spec.configuration.name), when the caller has it. Failures first
+    (pool_failures), then what is still awaited: the render (render_waits), then the rollout (rollout_waits).
     """
     name = pool["metadata"]["name"]
-    spec = pool.get("spec") or {}
-    status = pool.get("status") or {}
-    target = (spec.get("configuration") or {}).get("name")
-    sources = [s.get("name") for s in (spec.get("configuration") or {}).get("source") or []]
-    conds = conditions(pool)
+    target = ((pool.get("spec") or {}).get("configuration") or {}).get("name")
+    done = [n for n in members if _runs(n, target)]
+    working = [n["metadata"]["name"] for n in members if _annotations(n).get(MCD_STATE) == "Working"]
+    summary = {
+        "pool": name,
+        "rendered_config": target,
+        "machine_count": len(members),
+        "updated_nodes": len(done),
+        "working_nodes": working,
+    }
+    failures = pool_failures(pool, members, phase, not_ready_for, reboot_timeout)
+    if failures:
+        return Assessment(FAILED, f"{name}: failed", failures=failures, summary=summary)
+    waiting = render_waits(pool, machine_config, mc_spec, present, rendered_spec)
+    if phase == ROLLED_OUT:
+        waiting += rollout_waits(pool, members, len(done))
+    if not waiting:
+        return Assessment(CONVERGED, f"{name}: {len(done)}/{len(members)} updated, converged on {target}",
+                          summary=summary)
+    if machine_config and waiting[0].startswith("the MCO to render"):
+        progress = f"{name}: waiting for the MCO to render {machine_config}"
+    else:
+        progress = f"{name}: {len(done)}/{len(members)} updated"
+        if working:
+            progress += "; " + ", ".join(f"{w} Working" for w in working)
+    return Assessment(PROGRESSING, progress, waiting_for=waiting, summary=summary)
 
+
+def _annotations(node: dict) -> dict:
+    return node["metadata"].get("annotations") or {}
+
+
+def _runs(node: dict, target: str | None) -> bool:
+    """Whether the machine-config daemon reports the node done on the rendered config `target`."""
+    ann = _annotations(node)
+    return ann.get(CURRENT_CONFIG) == target and ann.get(DESIRED_CONFIG) == target and ann.get(MCD_STATE) == "Done"
+
+
+def pool_failures(pool: dict, members: list[dict], phase: str, not_ready_for: dict[str, float] | None,
+                  reboot_timeout: float | None) -> list[str]:
+    """Why the pool cannot converge: it cannot render, a node (or the pool) is degraded, it is paused. Once the
+    nodes roll out, a failing node is named rather than the pool's NodeDegraded that it causes."""
+    name = pool["metadata"]["name"]
+    conds = conditions(pool)
     failures = []
     rd = conds.get("RenderDegraded") or {}
     if rd.get("status") == "True":
@@ -119,33 +154,19 @@ def assess(pool: dict, members: list[dict], *, machine_config: str | None = None
     dg = conds.get("Degraded") or {}
     if dg.get("status") == "True" and not failures:
         failures.append(f"pool {name} is Degraded: {dg.get('message') or dg.get('reason') or 'no message'}")
-    if spec.get("paused") and phase == ROLLED_OUT and not failures:
-        failures.append(
-            f"pool {name} is paused, so the MCO will not roll out to its nodes; "
-            f"unpause it (oc patch mcp/{name} --type merge -p '{{\"spec\":{{\"paused\":false}}}}')"
-        )
+    if is_paused(pool) and phase == ROLLED_OUT and not failures:
+        failures.append(paused_message(name))
+    return failures
 
-    done = [
-        n for n in members
-        if (n["metadata"].get("annotations") or {}).get(CURRENT_CONFIG) == target
-        and (n["metadata"].get("annotations") or {}).get(DESIRED_CONFIG) == target
-        and (n["metadata"].get("annotations") or {}).get(MCD_STATE) == "Done"
-    ]
-    working = [
-        n["metadata"]["name"] for n in members
-        if (n["metadata"].get("annotations") or {}).get(MCD_STATE) == "Working"
-    ]
-    summary = {
-        "pool": name,
-        "rendered_config": target,
-        "machine_count": len(members),
-        "updated_nodes": len(done),
-        "working_nodes": working,
-    }
 
-    if failures:
-        return Assessment(FAILED, f"{name}: failed", failures=failures, summary=summary)
-
+def render_waits(pool: dict, machine_config: str | None, mc_spec: dict | None, present: bool,
+                 rendered_spec: dict | None) -> list[str]:
+    """What the render still lacks: the pool's sources (not) listing our MachineConfig, a rendered config with
+    (without) its current content, the MCO observing the pool's generation."""
+    name = pool["metadata"]["name"]
+    spec = pool.get("spec") or {}
+    target = (spec.get("configuration") or {}).get("name")
+    sources = [s.get("name") for s in (spec.get("configuration") or {}).get("source") or []]
     waiting = []
     if machine_config:
         if present and machine_config not in sources:
@@ -159,32 +180,31 @@ def assess(pool: dict, members: list[dict], *, machine_config: str | None = None
             waiting.append(f"a rendered config for {name} with the current content of our MachineConfig")
         elif not present and not rendered_lacks(rendered_spec, mc_spec):
             waiting.append(f"a rendered config for {name} without our files and extensions")
-    if status.get("observedGeneration") != pool["metadata"].get("generation"):
+    if (pool.get("status") or {}).get("observedGeneration") != pool["metadata"].get("generation"):
         waiting.append(f"the MCO to observe generation {pool['metadata'].get('generation')} of {name}")
+    return waiting
 
-    if phase == ROLLED_OUT:
-        if (status.get("configuration") or {}).get("name") != target:
-            waiting.append(f"{name} to report status.configuration {target}")
-        if not _is(conds, "Updated", "True") or not _is(conds, "Updating", "False"):
-            waiting.append(f"{name} to be Updated=True and Updating=False")
-        if _is(conds, "Degraded", "True") or "Degraded" not in conds:
-            waiting.append(f"{name} to report Degraded=False")
-        counts = (status.get("machineCount"), status.get("updatedMachineCount"), status.get("readyMachineCount"))
-        if counts != (len(members),) * 3 or status.get("degradedMachineCount") not in (0, None):
-            waiting.append(
-                f"{name} to count {len(members)} machines, all updated and ready "
-                f"(machineCount={counts[0]}, updated={counts[1]}, ready={counts[2]})"
-            )
-        if len(done) != len(members):
-            waiting.append(f"{len(members) - len(done)} nodes of {name} to run {target}")
 
-    if not waiting:
-        return Assessment(CONVERGED, f"{name}: {len(done)}/{len(members)} updated, converged on {target}",
-                          summary=summary)
-    if machine_config and waiting[0].startswith("the MCO to render"):
-        progress = f"{name}: waiting for the MCO to render {machine_config}"
-    else:
-        progress = f"{name}: {len(done)}/{len(members)} updated"
-        if working:
-            progress += "; " + ", ".join(f"{w} Working" for w in working)
-    return Assessment(PROGRESSING, progress, waiting_for=waiting, summary=summary)
+def rollout_waits(pool: dict, members: list[dict], done: int) -> list[str]:
+    """What the rollout still lacks: the pool's status, conditions and counts agreeing with the `members` it really
+    has, and every one of them (`done` of them so far) running the target config."""
+    name = pool["metadata"]["name"]
+    status = pool.get("status") or {}
+    target = ((pool.get("spec") or {}).get("configuration") or {}).get("name")
+    conds = conditions(pool)
+    waiting = []
+    if (status.get("configuration") or {}).get("name") != target:
+        waiting.append(f"{name} to report status.configuration {target}")
+    if not _is(conds, "Updated", "True") or not _is(conds, "Updating", "False"):
+        waiting.append(f"{name} to be Updated=True and Updating=False")
+    if _is(conds, "Degraded", "True") or "Degraded" not in conds:
+        waiting.append(f"{name} to report Degraded=False")
+    counts = (status.get("machineCount"), status.get("updatedMachineCount"), status.get("readyMachineCount"))
+    if counts != (len(members),) * 3 or status.get("degradedMachineCount") not in (0, None):
+        waiting.append(
+            f"{name} to count {len(members)} machines, all updated and ready "
+            f"(machineCount={counts[0]}, updated={counts[1]}, ready={counts[2]})"
+        )
+    if done != len(members):
+        waiting.append(f"{len(members) - done} nodes of {name} to run {target}")
+    return waiting

@@ -223,9 +223,22 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
 
     Without `crio` (the settings alone, before the cluster is read), keys of any CRI-O release are accepted.
     `require_vm`: refuse a runtime_type other than vm, which would run the runtime class's pods without a VM.
+    The checks, in order: the one table (handler_table), each key's name, release and type (_check_keys), the
+    runtime (_check_runtime), the allowed annotations (_check_annotations).
     """
-    newest = crio is None
-    crio = crio or NEWEST
+    table = handler_table(content, handler)
+    where = f"[crio.runtime.runtimes.{handler}]"
+    _check_keys(table, where, crio)
+    _check_runtime(table, where, require_vm)
+    _check_annotations(table, where, crio)
+    if table.get("exec_cpu_affinity", "") not in EXEC_CPU_AFFINITY:
+        raise DropinError(f"{where}: exec_cpu_affinity must be \"\" or \"first\"")
+    return table
+
+
+def handler_table(content: str, handler: str) -> dict:
+    """The drop-in's [crio.runtime.runtimes.<handler>] table, refused unless it is valid TOML holding that table
+    and nothing else."""
     if tomllib is None:  # pragma: no cover
         raise DropinError("checking the CRI-O drop-in needs Python 3.11 or later (tomllib)")
     try:
@@ -246,7 +259,11 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
             f"the CRI-O drop-in may hold only the table [crio.runtime.runtimes.{handler}]; other settings would "
             "change CRI-O for every container on the node"
         )
-    where = f"[crio.runtime.runtimes.{handler}]"
+    return table
+
+
+def _check_keys(table: dict, where: str, crio: tuple[int, int, int] | None) -> None:
+    """Every key one of CRI-O's RuntimeHandler, read by CRI-O `crio` (None: any release), of its type."""
     for key, value in table.items():
         known = HANDLER_KEYS.get(key)
         if known is None:
@@ -255,7 +272,7 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
                 f"its keys are {', '.join(sorted(HANDLER_KEYS))}"
             )
         kind, since = known
-        if since > crio and not newest:
+        if crio is not None and since > crio:
             raise DropinError(
                 f"{where} has the key {key!r}, which CRI-O reads from {_version_text(since)} on; the chosen nodes "
                 f"run CRI-O {_version_text(crio)}, which would ignore it without a word. Remove it from "
@@ -269,6 +286,11 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
         if _has_control_character(value):
             raise DropinError(f"{where}: {key} {value!r} has a control character (such as a newline), which no "
                               "setting of CRI-O's runtime handler takes")
+
+
+def _check_runtime(table: dict, where: str, require_vm: bool) -> None:
+    """runtime_path and runtime_type present, a type CRI-O accepts (vm when `require_vm`), absolute paths, and
+    what a vm handler needs (a runtime_root, a containerd shim) or may not have (runtime_config_path elsewhere)."""
     for key in ("runtime_path", "runtime_type"):
         if not table.get(key):
             raise DropinError(f"{where} needs {key}")
@@ -303,15 +325,17 @@ def check_crio_dropin(content: str, handler: str, crio: tuple[int, int, int] | N
         raise DropinError(f"{where}: runtime_config_path can only be used with runtime_type vm")
     if table.get("no_sync_log") and rtype != "oci":
         raise DropinError(f"{where}: no_sync_log is only allowed with runtime_type oci")
+
+
+def _check_annotations(table: dict, where: str, crio: tuple[int, int, int] | None) -> None:
+    """allowed_annotations from CRI-O's own list, as CRI-O `crio` has it (None: any release)."""
+    minor = (crio or NEWEST)[:2]
     for ann in table.get("allowed_annotations") or []:
         since_minor = ALLOWED_ANNOTATIONS.get(ann)
-        if since_minor is None or (since_minor > crio[:2] and not newest):
-            known = sorted(a for a, m in ALLOWED_ANNOTATIONS.items() if m <= crio[:2])
+        if since_minor is None or (crio is not None and since_minor > minor):
+            known = sorted(a for a, m in ALLOWED_ANNOTATIONS.items() if m <= minor)
             raise DropinError(
-                f"{where}: allowed_annotations has {ann!r}, which CRI-O {_version_text(crio)} does not allow "
-                f"(\"invalid allowed_annotation\"), so it would drop the handler; the allowed ones are "
+                f"{where}: allowed_annotations has {ann!r}, which CRI-O {_version_text(crio or NEWEST)} does not "
+                f"allow (\"invalid allowed_annotation\"), so it would drop the handler; the allowed ones are "
                 f"{', '.join(known)}"
             )
-    if table.get("exec_cpu_affinity", "") not in EXEC_CPU_AFFINITY:
-        raise DropinError(f"{where}: exec_cpu_affinity must be \"\" or \"first\"")
-    return table

@@ -12,7 +12,7 @@ import copy
 import json
 import os
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -22,7 +22,8 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._connection i
     ConnectionSettingsError,
     resolve,
 )
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import FIELD_MANAGER, files_of
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import files_of
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import FIELD_MANAGER
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -42,8 +43,12 @@ except ImportError:  # pragma: no cover - reported by the module
 try:
     from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
     from urllib3.exceptions import HTTPError as Urllib3HTTPError
-except ImportError:  # pragma: no cover - AnsibleK8SModule reports the missing library
-    # Stand-ins that are never raised: the module fails on the missing library before any request.
+
+    HAS_KUBERNETES = True
+except ImportError:  # pragma: no cover - reported by missing_requirements()
+    HAS_KUBERNETES = False
+
+    # Stand-ins that are never raised: missing_requirements() stops the task before any request.
     class DynamicApiError(Exception):  # type: ignore[no-redef]
         pass
 
@@ -65,8 +70,44 @@ class ClusterError(Exception):
     """A failure talking to the cluster, with a message fit for the user."""
 
 
+class ApiUnreachable(ClusterError):
+    """The API server cannot be reached just now (refused, reset, 5xx), as opposed to a refusal of the request."""
+
+
 class ApiNotServed(ClusterError):
     """The API server does not serve a kind (an older OpenShift, or an operator that is not installed)."""
+
+
+# While the API server restarts (an upgrade of the control plane, the reboot of a single-node cluster) requests are
+# refused or answered 5xx: callers that wait retry those, and report any other error at once.
+UNAVAILABLE_STATUS = (500, 502, 503, 504)
+
+
+def unavailable(e: BaseException) -> bool:
+    """Whether an error means the API server cannot be reached just now (as opposed to a refusal)."""
+    if isinstance(e, (ApiUnreachable, OSError)):
+        return True
+    if getattr(e, "status", None) in UNAVAILABLE_STATUS:
+        return True
+    # urllib3's HTTPError family (MaxRetryError, ProtocolError...).
+    return any(c.__module__.startswith("urllib3") for c in type(e).__mro__)
+
+
+class Task:
+    """What a module body needs of the task that runs it: its options, check and diff mode, the environment
+    the connection may come from, and the warnings it gives. The same on the controller (plugin_utils/_action.py)
+    and in a module process (run_module)."""
+
+    def __init__(self, params: dict, check_mode: bool = False, diff: bool = False,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self.environ = os.environ if environ is None else environ
+        self.warnings: list[str] = []
+
+    def warn(self, msg: str) -> None:
+        self.warnings.append(msg)
 
 
 def argument_spec(extra: dict) -> dict:
@@ -74,17 +115,6 @@ def argument_spec(extra: dict) -> dict:
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(extra)
     return spec
-
-
-def new_module(argument_spec_: dict, **kwargs) -> AnsibleK8SModule:
-    """An AnsibleK8SModule; fails clearly when kubernetes.core is missing."""
-    if not HAS_KUBERNETES_COLLECTION:  # pragma: no cover
-        from ansible.module_utils.basic import AnsibleModule
-
-        m = AnsibleModule(argument_spec={}, supports_check_mode=True, bypass_checks=True)
-        m.fail_json(msg=missing_required_lib(f"the kubernetes.core collection ({KUBERNETES_CORE})"),
-                    exception=K8S_COLLECTION_ERROR)
-    return AnsibleK8SModule(argument_spec=argument_spec(argument_spec_), **kwargs)
 
 
 def describe_api_error(e: Exception) -> str:
@@ -126,34 +156,55 @@ def readable(obj: dict) -> dict:
 
 
 class Cluster:
-    """Reads and writes through kubernetes.core's client; writes are dry runs in check mode."""
+    """The one way the collection talks to the API server: kubernetes.core's client, built from one connection
+    source, with every error turned into a ClusterError whose message says what to do. Writes are server-side dry
+    runs in check mode."""
 
-    def __init__(self, module: AnsibleK8SModule) -> None:
-        self.module = module
+    def __init__(self, task: Task) -> None:
+        self.task = task
         try:
-            self.connection = resolve({k: module.params.get(k) for k in AUTH_ARG_SPEC}, os.environ)
+            self.connection = resolve({k: task.params.get(k) for k in AUTH_ARG_SPEC}, task.environ)
         except ConnectionSettingsError as e:
             raise ClusterError(f"{e}. Nothing was changed.") from None
         self.host = str(self.connection.options.get("host") or "the API server")
-        try:
-            self.client = connect(self.connection)  # reads /version and discovery: the first request
-        except CoreException as e:
-            raise ClusterError(f"{e}; check the kubeconfig, context, host and credentials") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
-        self.client.dry_run = bool(module.server_side_dry_run)  # server-side dry runs in check mode
+        with self.errors("connecting"):
+            try:
+                self.client = connect(self.connection)  # reads /version and discovery: the first request
+            except CoreException as e:
+                raise ClusterError(f"{e}; check the kubeconfig, context, host and credentials") from None
+        self.client.dry_run = task.check_mode  # server-side dry runs in check mode
         self.host = getattr(self.client.configuration, "host", self.host)
 
-    def resource(self, api_version: str, kind: str):
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turns what the client raises into a ClusterError: `doing` says which request was refused."""
         try:
-            return self.client.resource(kind, api_version)
-        except ResourceNotFoundError:
-            raise ApiNotServed(
-                f"the API server at {self.host} does not serve {kind} ({api_version}); "
-                "is this an OpenShift cluster with the Machine Config Operator?"
-            ) from None
+            yield
+        except ClusterError:
+            raise
+        except DynamicApiError as e:
+            if getattr(e, "status", None) in UNAVAILABLE_STATUS:
+                raise ApiUnreachable(self.unreachable(e)) from None
+            raise ClusterError(f"{doing}: {describe_api_error(e)}") from None
         except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
+            raise ApiUnreachable(self.unreachable(e)) from None
+
+    def unreachable(self, e: Exception) -> str:
+        reason = getattr(e, "reason", None) or e
+        if hasattr(reason, "args") and "Failed to establish a new connection" in str(reason):
+            reason = str(reason).rsplit(": ", 1)[-1].rstrip(")'\"")  # e.g. [Errno 111] Connection refused
+        return (f"cannot reach the API server at {self.host}: {reason}. "
+                "Check that the cluster is up and that the kubeconfig (or K8S_AUTH_HOST) points to it")
+
+    def resource(self, api_version: str, kind: str):
+        with self.errors(f"cannot discover {kind}"):
+            try:
+                return self.client.resource(kind, api_version)
+            except ResourceNotFoundError:
+                raise ApiNotServed(
+                    f"the API server at {self.host} does not serve {kind} ({api_version}); "
+                    "is this an OpenShift cluster with the Machine Config Operator?"
+                ) from None
 
     def serves(self, api_version: str, kind: str) -> bool:
         """Whether the API server serves the kind (from discovery, which the client caches)."""
@@ -163,32 +214,18 @@ class Cluster:
             return False
         return True
 
-    def unreachable(self, e: Exception) -> str:
-        reason = getattr(e, "reason", None) or e
-        if hasattr(reason, "args") and "Failed to establish a new connection" in str(reason):
-            reason = str(reason).rsplit(": ", 1)[-1].rstrip(")'\"")  # e.g. [Errno 111] Connection refused
-        return (f"cannot reach the API server at {self.host}: {reason}. "
-                "Check that the cluster is up and that the kubeconfig (or K8S_AUTH_HOST) points to it")
-
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
         res = self.resource(api_version, kind)
-        try:
-            return self.client.get(res, name=name, namespace=namespace).to_dict()
-        except NotFoundError:
-            return None
-        except DynamicApiError as e:
-            raise ClusterError(f"cannot read {kind} {name}: {describe_api_error(e)}") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
+        with self.errors(f"cannot read {kind} {name}"):
+            try:
+                return self.client.get(res, name=name, namespace=namespace).to_dict()
+            except NotFoundError:
+                return None
 
     def list(self, api_version: str, kind: str, **params) -> list[dict]:
         res = self.resource(api_version, kind)
-        try:
+        with self.errors(f"cannot list {kind}"):
             return self.client.get(res, **params).to_dict().get("items") or []
-        except DynamicApiError as e:
-            raise ClusterError(f"cannot list {kind}: {describe_api_error(e)}") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
 
     def apply(self, definition: dict) -> tuple[bool, dict, dict]:
         """Server-side apply (dry run in check mode); returns changed, the object, and a readable diff."""
@@ -197,15 +234,11 @@ class Cluster:
         namespace = definition["metadata"].get("namespace")
         res = self.resource(definition["apiVersion"], kind)
         existing = self.get(definition["apiVersion"], kind, name, namespace)
-        try:
+        with self.errors(f"the API server refused {kind} {name}"):
             after = self.client.apply(
                 res, definition, namespace, server_side=True, field_manager=FIELD_MANAGER, force_conflicts=True,
                 serialize=True,
             ).to_dict()
-        except DynamicApiError as e:
-            raise ClusterError(f"the API server refused {kind} {name}: {describe_api_error(e)}") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
         before = readable(existing) if existing else {}
         unchanged, diff = diff_objects(before, readable(after))
         if existing is None:
@@ -216,12 +249,8 @@ class Cluster:
         """Creates an object (dry run in check mode)."""
         kind, name = definition["kind"], definition["metadata"]["name"]
         res = self.resource(definition["apiVersion"], kind)
-        try:
+        with self.errors(f"the API server refused {kind} {name}"):
             return self.client.create(res, definition, namespace=definition["metadata"].get("namespace")).to_dict()
-        except DynamicApiError as e:
-            raise ClusterError(f"the API server refused {kind} {name}: {describe_api_error(e)}") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> tuple[bool, dict]:
         """Deletes if present (dry run in check mode); returns changed and the diff."""
@@ -229,26 +258,19 @@ class Cluster:
         if existing is None:
             return False, {}
         res = self.resource(api_version, kind)
-        try:
-            self.client.delete(res, name=name, namespace=namespace)
-        except NotFoundError:
-            return False, {}
-        except DynamicApiError as e:
-            raise ClusterError(f"cannot delete {kind} {name}: {describe_api_error(e)}") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
+        with self.errors(f"cannot delete {kind} {name}"):
+            try:
+                self.client.delete(res, name=name, namespace=namespace)
+            except NotFoundError:
+                return False, {}
         return True, {"before": readable(existing), "after": {}}
 
     def patch(self, api_version: str, kind: str, name: str, body: dict, namespace: str | None = None) -> dict:
         """A JSON merge patch (dry run in check mode)."""
         res = self.resource(api_version, kind)
-        try:
+        with self.errors(f"cannot patch {kind} {name}"):
             return self.client.patch(res, body, name=name, namespace=namespace,
                                      content_type="application/merge-patch+json").to_dict()
-        except DynamicApiError as e:
-            raise ClusterError(f"cannot patch {kind} {name}: {describe_api_error(e)}") from None
-        except (Urllib3HTTPError, OSError) as e:
-            raise ClusterError(self.unreachable(e)) from None
 
     def label_exactly(self, key: str, value: str, names: list[str]) -> tuple[list[str], list[str], list[str]]:
         """Makes `key=value` present on exactly the nodes `names` and `key` absent from every other node (merge
@@ -291,18 +313,49 @@ def check_kubeconfig(options: Mapping[str, object]) -> None:
 
 
 def connect(connection: Connection):
-    """kubernetes.core's client, built from the connection's one source and nothing else."""
+    """kubernetes.core's client, built from the connection's one source and nothing else. Only Cluster calls
+    this: it is the one place that creates API clients."""
     check_kubeconfig(connection.options)
     with without_auth_environment():
         return get_api_client(**connection.options)
 
 
-def run(module: AnsibleK8SModule, body) -> None:
-    """Runs a module body with a Cluster, turning our errors into a clean failure."""
+def execute(task: Task, body: Callable[[Cluster], dict]) -> dict:
+    """Runs a module body with a Cluster; returns its result, or failed and the message of a ClusterError. The
+    diff is kept only in diff mode, and the task's warnings go with the result."""
     try:
-        result = body(Cluster(module))
+        result = body(Cluster(task))
     except ClusterError as e:
-        module.fail_json(msg=str(e))
+        result = {"failed": True, "msg": str(e)}
+    if not task.diff:
+        result.pop("diff", None)
+    if task.warnings:
+        result["warnings"] = task.warnings
+    return result
+
+
+def missing_requirements() -> str | None:
+    """Why a body cannot run here (kubernetes.core or the kubernetes library missing), or None."""
+    if not HAS_KUBERNETES_COLLECTION:
+        return missing_required_lib(f"the kubernetes.core collection ({KUBERNETES_CORE})")
+    if not HAS_KUBERNETES:
+        return missing_required_lib("kubernetes")
+    return None
+
+
+def run_module(spec: dict, body: Callable[[Cluster], dict], **kwargs) -> None:
+    """A module's main(): the same body as the action plugin runs on the controller, in a module process (for
+    ansible-doc, sanity tests, and a task that runs the module without the action)."""
+    if not HAS_KUBERNETES_COLLECTION:  # pragma: no cover
+        from ansible.module_utils.basic import AnsibleModule
+
+        m = AnsibleModule(argument_spec={}, supports_check_mode=True, bypass_checks=True)
+        m.fail_json(msg=missing_requirements(), exception=K8S_COLLECTION_ERROR)
+    module = AnsibleK8SModule(argument_spec=argument_spec(spec), supports_check_mode=True, **kwargs)
+    task = Task(module.params, check_mode=module.check_mode, diff=module._diff)
+    result = execute(task, body)
+    for w in result.pop("warnings", []):
+        module.warn(w)
     if result.pop("failed", False):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import node_role_label
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import node_role_label
 from ansible_collections.sandboxed.containers.plugins.module_utils._platform import Release
 from ansible_collections.sandboxed.containers.plugins.module_utils._rendered import Content, reboots, render, selects
 
@@ -66,6 +66,23 @@ def _swap(machine_configs: list[dict], name: str, mc: dict | None) -> list[dict]
     return out + ([mc] if mc is not None else [])
 
 
+def _render_all(pools: dict[str, dict], machine_configs: list[dict], worker_first: bool) -> dict[str, Content]:
+    return {name: render(pool, machine_configs, worker_first=worker_first) for name, pool in pools.items()}
+
+
+def _relabel(name: str, labels: dict, label_key: str | None, chosen: set[str] | None, result: Plan) -> dict:
+    """The node's labels after the change: the custom pool's node-role label on the chosen nodes only."""
+    labels = dict(labels)
+    if label_key and chosen is not None:
+        if name in chosen and label_key not in labels:
+            labels[label_key] = ""
+            result.label.append(name)
+        elif name not in chosen and label_key in labels:
+            del labels[label_key]
+            result.unlabel.append(name)
+    return labels
+
+
 def plan(nodes: list[dict], pools: list[dict], *, machine_configs: list[dict], current_mc: dict | None,
          desired_mc: dict | None, custom_pool: dict | None, chosen: set[str] | None,
          remove_custom_pool: bool = False, release: Release | None = None) -> Plan:
@@ -80,36 +97,31 @@ def plan(nodes: list[dict], pools: list[dict], *, machine_configs: list[dict], c
     """
     worker_first = release is None or release.worker_first_merge
     ours = (desired_mc or current_mc or {}).get("metadata", {}).get("name")
-    mcs_before = _swap(machine_configs, ours, current_mc) if ours else list(machine_configs)
-    mcs_after = _swap(machine_configs, ours, desired_mc) if ours else list(machine_configs)
-    before = {p["metadata"]["name"]: p for p in pools}
+    before = {pool["metadata"]["name"]: pool for pool in pools}
     after = dict(before)
     label_key = None
+    removed: set[str] = set()
     if custom_pool is not None:
-        after[custom_pool["metadata"]["name"]] = custom_pool
-        label_key = node_role_label(custom_pool["metadata"]["name"])
+        custom = custom_pool["metadata"]["name"]
+        after[custom] = custom_pool
+        label_key = node_role_label(custom)
         if remove_custom_pool:
-            after.pop(custom_pool["metadata"]["name"], None)
-    rendered_before = {name: render(p, mcs_before, worker_first=worker_first) for name, p in before.items()}
-    rendered_after = {name: render(p, mcs_after, worker_first=worker_first) for name, p in after.items()}
-    with_before = {name for name, p in before.items() if current_mc is not None and selects(p, current_mc)}
-    with_after = {name for name, p in after.items() if desired_mc is not None and selects(p, desired_mc)}
-    removed = {custom_pool["metadata"]["name"]} if remove_custom_pool and custom_pool else set()
+            after.pop(custom, None)
+            removed = {custom}
+    rendered_before = _render_all(before, _swap(machine_configs, ours, current_mc) if ours else machine_configs,
+                                  worker_first)
+    rendered_after = _render_all(after, _swap(machine_configs, ours, desired_mc) if ours else machine_configs,
+                                 worker_first)
+    with_before = {name for name, pool in before.items() if current_mc is not None and selects(pool, current_mc)}
+    with_after = {name for name, pool in after.items() if desired_mc is not None and selects(pool, desired_mc)}
     result = Plan(pools={name: [] for name in sorted(with_after)},
                   pools_losing=sorted(with_before - with_after - removed))
     settling = set(result.pools_losing)
     for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
         name = n["metadata"]["name"]
-        labels = dict(n["metadata"].get("labels") or {})
-        was = primary_pool(name, labels, list(before.values()))
-        if label_key and chosen is not None:
-            if name in chosen and label_key not in labels:
-                labels[label_key] = ""
-                result.label.append(name)
-            elif name not in chosen and label_key in labels:
-                del labels[label_key]
-                result.unlabel.append(name)
-        will = primary_pool(name, labels, list(after.values()))
+        was = primary_pool(name, n["metadata"].get("labels"), list(before.values()))
+        will = primary_pool(name, _relabel(name, n["metadata"].get("labels") or {}, label_key, chosen, result),
+                            list(after.values()))
         for m in (was, will):
             if m.error and m.error not in result.errors:
                 result.errors.append(m.error)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-OLDEST_SUPPORTED = (4, 14)
 # ValidatingAdmissionPolicy in admissionregistration.k8s.io/v1: Kubernetes 1.30, on by default from OpenShift 4.17
 # (openshift/api release-4.17 features/features.go); 4.14-4.16 do not serve it (4.16 only as a tech preview).
 FIRST_ADMISSION_POLICY_RELEASE = (4, 17)

@@ -36,7 +36,11 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MANAGED_BY, VERSION_ANNOTATION
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    MANAGED_BY,
+    RUNTIME_CLASS_API,
+    VERSION_ANNOTATION,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import label_key_error, label_value_error
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
@@ -355,7 +359,8 @@ def objects(policy: dict | None, runtime_class: str, handler: str = "kata", *,
                 "apiVersion": API,
                 "kind": "ValidatingAdmissionPolicy",
                 "metadata": {"name": HANDLER_POLICY_NAME, **meta},
-                "spec": {"failurePolicy": "Fail", "paramKind": {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass"},
+                "spec": {"failurePolicy": "Fail",
+                         "paramKind": {"apiVersion": RUNTIME_CLASS_API, "kind": "RuntimeClass"},
                          "matchConstraints": _match(), "variables": _variables(s, uses_other),
                          "validations": handler_rules},
             },

@@ -2,8 +2,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Preflight: from the user's settings and the cluster as it is, the target and the plan, or a clear refusal.
 
-Everything here is pure: the preflight module reads the cluster into Facts and calls decide(), whose steps
-are named functions below, in the order decide() runs them.
+Everything here is pure: the preflight module reads the cluster into Facts and calls decide() (install and
+upgrade) or decide_uninstall(); each lists its steps in its docstring, and they follow it in that order.
 
 Private module_utils: may change at any time, even in bugfix releases.
 """
@@ -18,22 +18,31 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._crio import 
     check_crio_dropin,
     crio_version,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import files_of
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     ADOPT_SETTING,
+    DEFAULT_HANDLER,
+    DEFAULT_POOL_NAME,
+    DEFAULT_RUNTIME_CLASS,
+    KATA_EXTENSIONS,
     MACHINE_CONFIG_NAME,
-    NOT_CREATED,
     ROLE_LABEL,
+    node_role_label,
+    role_of,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+    NOT_CREATED,
     custom_pool,
-    files_of,
     is_managed,
     machine_config,
-    node_role_label,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._plan import plan
 from ansible_collections.sandboxed.containers.plugins.module_utils._platform import (
     EXTENSION_ARCHITECTURES,
     FIRST_ADMISSION_POLICY_RELEASE,
+    NFD_KATA,
+    VIRT_FEATURES,
     Release,
     UnsupportedOS,
     extension_for,
@@ -41,6 +50,13 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._platform imp
     node_os,
     release_text,
     virtualization_capable,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import (
+    MaxUnavailableError,
+    conditions,
+    is_paused,
+    parse_max_unavailable,
+    paused_message,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._quantity import QuantityError, validate_overhead
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import (
@@ -50,21 +66,18 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._selector imp
     to_string,
     validate,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._status import pod_ref, pods_using
 
 WORKER_LABEL = node_role_label("worker")
-NFD_PREFIX = "feature.node.kubernetes.io/"
 # Labels NFD (and the sandboxed containers operator's rule) set on nodes that can run Kata VMs, on x86 and IBM Z.
-VIRT_LABELS = ("feature.node.kubernetes.io/cpu-cpuid.VMX", "feature.node.kubernetes.io/cpu-cpuid.SVM",
-               "feature.node.kubernetes.io/cpu-cpuid.SIE", "feature.node.kubernetes.io/runtime.kata")
+VIRT_LABELS = (*(label for labels in VIRT_FEATURES.values() for label in labels), NFD_KATA)
 # What the OpenShift sandboxed containers operator leaves behind (its controllers/openshift_controller.go).
 OPERATOR_MACHINE_CONFIG = "50-enable-sandboxed-containers-extension"
 OPERATOR_CRIO_CONFIG = "kata-crio-config"
 # kata-deploy's node label and RuntimeClass label (kata-containers tools/packaging/kata-deploy).
 KATA_DEPLOY_NODE_LABEL = "katacontainers.io/kata-runtime"
 KATA_DEPLOY_MANAGED_BY = "kata-deploy"
-KATA_EXTENSIONS = ("sandboxed-containers", "kata-containers")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_PERCENT = re.compile(r"^\d{1,3}%$")
 
 
 class PreflightError(ValueError):
@@ -74,9 +87,9 @@ class PreflightError(ValueError):
 @dataclass
 class Settings:
     node_selector: object = None
-    pool_name: str = "kata-oc"
-    runtime_class_name: str = "kata"
-    handler: str = "kata"
+    pool_name: str = DEFAULT_POOL_NAME
+    runtime_class_name: str = DEFAULT_RUNTIME_CLASS
+    handler: str = DEFAULT_HANDLER
     overhead: object = field(default_factory=lambda: {"cpu": "250m", "memory": "350Mi"})
     crio_dropin: str | None = None
     max_unavailable: object = None
@@ -135,6 +148,44 @@ class Target:
     chosen: list[str]
 
 
+def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> Decision:
+    """The target pool, the chosen nodes and the plan; raises PreflightError before anything changes.
+
+    The steps, each a function below, in this order:
+
+    1. validate_settings: the settings alone;
+    2. refuse_kataconfigs, check_neighbours: the operator, another installer of Kata, or what they left behind;
+    3. check_pools, check_ownership, check_rename: the MCO's pools; objects of the collection's names that it did
+       not create; its runtime class under an earlier name;
+    4. choose_target: the target pool and the chosen nodes;
+    5. check_nodes: their operating system (the extension's name), architecture and virtualization;
+    6. check_dropin_on_nodes: the CRI-O drop-in against the CRI-O the chosen nodes run;
+    7. check_policy_served: the admission policy against the release;
+    8. check_role_change, plan_change, transition: the plan, and how to get there with one reboot per node;
+    9. check_pools_needed: layering and health of every pool the change touches.
+    """
+    selector, _overhead, max_unavailable = validate_settings(settings)
+    refuse_kataconfigs(facts.kataconfigs)
+    check_neighbours(settings, facts)
+    existing_custom = check_pools(settings, facts.pools)
+    warnings: list[str] = []
+    messages: list[str] = []
+    check_ownership(settings, facts, messages)
+    stale = check_rename(settings, facts, messages)
+    target = choose_target(settings, selector, facts, existing_custom, warnings, messages)
+    extension = check_nodes(settings, target, facts, warnings)
+    check_dropin_on_nodes(settings, target, facts)
+    check_policy_served(settings, facts)
+    current_role = check_role_change(settings, target, facts.current_mc)
+    change = plan_change(settings, facts, target, extension, existing_custom, max_unavailable)
+    move = transition(current_role, target.role, target.custom)
+    check_pools_needed(facts, pools_needed(target, change, move))
+    messages += inheriting_message(target, change)
+    return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, change, warnings,
+                    messages, transition=move, extension=extension,
+                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale)
+
+
 def validate_settings(s: Settings) -> tuple[dict, dict, object]:
     """Checks what needs no cluster; returns (selector, overhead, max_unavailable)."""
     try:
@@ -159,7 +210,10 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         overhead = validate_overhead(s.overhead)
     except QuantityError as e:
         raise PreflightError(f"sandboxed_containers_overhead: {e}") from None
-    mu = parse_max_unavailable(s.max_unavailable)
+    try:
+        mu = parse_max_unavailable(s.max_unavailable)
+    except MaxUnavailableError as e:
+        raise PreflightError(f"sandboxed_containers_max_unavailable {e}") from None
     if s.crio_dropin is not None:
         check_dropin(s.crio_dropin, s.handler, None)
     if s.virtualization_check not in ("fail", "warn", "ignore"):
@@ -169,46 +223,12 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
     return selector, overhead, mu
 
 
-def parse_max_unavailable(value: object) -> int | str | None:
-    if value is None or value == "":
-        return None
-    mu = int(value) if isinstance(value, str) and value.isdigit() else value
-    count_ok = isinstance(mu, int) and not isinstance(mu, bool) and mu >= 1
-    percent_ok = isinstance(mu, str) and bool(_PERCENT.match(mu)) and 0 < int(mu[:-1]) <= 100
-    if not (count_ok or percent_ok):
-        raise PreflightError(
-            f"sandboxed_containers_max_unavailable {value!r} must be a number of nodes (1 or more) "
-            "or a percentage such as 25%"
-        )
-    return mu
-
-
-def check_dropin(content: str, handler: str, minor: int | None) -> dict:
+def check_dropin(content: str, handler: str, crio: tuple[int, int, int] | None) -> dict:
+    """The drop-in checked against CRI-O `crio` (None: any release), as a PreflightError that names the settings."""
     try:
-        return check_crio_dropin(content, handler, minor)
+        return check_crio_dropin(content, handler, crio)
     except DropinError as e:
         raise PreflightError(f"{e} (check sandboxed_containers_crio_* and the drop-in template)") from None
-
-
-def conditions(pool: dict) -> dict:
-    return {c.get("type"): c for c in ((pool.get("status") or {}).get("conditions") or [])}
-
-
-def pool_health(pool: dict, why: str = "") -> str | None:
-    """Why a pool cannot take a rollout now, or None. `why` says what the run needs the pool for."""
-    name = pool["metadata"]["name"]
-    role = f" ({why})" if why else ""
-    if (pool.get("spec") or {}).get("paused"):
-        return (f"pool {name}{role} is paused, so the MCO would not roll out the change; unpause it "
-                f"(oc patch mcp/{name} --type merge -p '{{\"spec\":{{\"paused\":false}}}}') or wait for whoever "
-                "paused it")
-    for kind in ("RenderDegraded", "NodeDegraded", "Degraded"):
-        c = conditions(pool).get(kind) or {}
-        if c.get("status") == "True":
-            detail = " ".join(x for x in (c.get("reason"), c.get("message")) if x)
-            return (f"pool {name}{role} is {kind}{': ' + detail if detail else ''}; fix it first "
-                    f"(oc describe mcp/{name}), then run again")
-    return None
 
 
 def refuse_kataconfigs(kataconfigs: list[str]) -> None:
@@ -218,89 +238,6 @@ def refuse_kataconfigs(kataconfigs: list[str]) -> None:
             "this collection would fight it. Manage Kata through the operator, or delete the KataConfig and let the "
             "operator uninstall first"
         )
-
-
-def check_pools(settings: Settings, pools: list[dict]) -> dict | None:
-    """The MCO's pools exist; returns the existing pool of our name (check_ownership decides whether it is ours)."""
-    by_name = {p["metadata"]["name"]: p for p in pools}
-    for required in ("master", "worker"):
-        if required not in by_name:
-            raise PreflightError(f"the cluster has no {required} MachineConfigPool; is the MCO running?")
-    return by_name.get(settings.pool_name)
-
-
-def _foreign_objects(settings: Settings, facts: Facts) -> list[tuple[str, str, str]]:
-    """(kind, name, the setting that chooses another name) of each object of the collection's names that the
-    collection did not create: the operator's, an administrator's, another tool's."""
-    found = []
-    rc = next((x for x in facts.runtime_classes if x["metadata"]["name"] == settings.runtime_class_name), None)
-    if rc is not None and not is_managed(rc):
-        found.append(("RuntimeClass", settings.runtime_class_name, "sandboxed_containers_runtime_class_name"))
-    pool = next((x for x in facts.pools if x["metadata"]["name"] == settings.pool_name), None)
-    if pool is not None and not is_managed(pool):
-        found.append(("MachineConfigPool", settings.pool_name, "sandboxed_containers_pool_name"))
-    if facts.current_mc is not None and not is_managed(facts.current_mc):
-        found.append(("MachineConfig", facts.current_mc["metadata"]["name"], ""))
-    for obj in facts.policy_objects:
-        if not is_managed(obj):
-            found.append((obj.get("kind") or "ValidatingAdmissionPolicy", obj["metadata"]["name"], ""))
-    return found
-
-
-def check_ownership(settings: Settings, facts: Facts, messages: list[str]) -> None:
-    """The collection acts only on objects it created (its label): others of its names are refused, naming each,
-    unless the user adopts them explicitly; the install then labels them as its own."""
-    found = _foreign_objects(settings, facts)
-    if not found:
-        return
-    listed = "; ".join(f"{kind} {name} exists and {NOT_CREATED}" for kind, name, _setting in found)
-    if settings.adopt:
-        messages.append(f"{ADOPT_SETTING}: taking over what the collection did not create: {listed}. The install "
-                        "labels them as its own, and the uninstall will delete them")
-        return
-    renames = sorted({setting for _kind, _name, setting in found if setting})
-    rename = f", choose another name ({', '.join(renames)})" if renames else ""
-    raise PreflightError(
-        f"{listed}. Perhaps the sandboxed containers operator's or an administrator's: the collection does not take "
-        f"over objects it did not create. Delete them{rename}, or set {ADOPT_SETTING}: true to take them over (the "
-        "install then labels them as its own)"
-    )
-
-
-def _active_pods(pods: list[dict], classes: set[str]) -> dict[str, list[str]]:
-    """runtime class -> namespace/name of the pods that use it and may still run (Pending, Running, Unknown)."""
-    out: dict[str, list[str]] = {}
-    for p in pods:
-        rc = (p.get("spec") or {}).get("runtimeClassName")
-        if rc in classes and (p.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES:
-            out.setdefault(rc, []).append(f"{p['metadata']['namespace']}/{p['metadata']['name']}")
-    return {k: sorted(v) for k, v in sorted(out.items())}
-
-
-def managed_runtime_classes(facts: Facts) -> list[str]:
-    """The names of the collection's RuntimeClasses, found by its label: the current one and any earlier names."""
-    return sorted(rc["metadata"]["name"] for rc in facts.runtime_classes if is_managed(rc))
-
-
-def check_rename(settings: Settings, facts: Facts, messages: list[str]) -> list[str]:
-    """The collection's RuntimeClasses under an earlier name, which the install deletes; refused while pods use
-    them, since they would lose their runtime class under them."""
-    # Nothing would gate an earlier name once the policy follows the new one.
-    stale = [n for n in managed_runtime_classes(facts) if n != settings.runtime_class_name]
-    if not stale:
-        return []
-    used = _active_pods(facts.pods, set(stale))
-    if used:
-        raise PreflightError("; ".join(
-            f"{len(pods)} pods in namespaces {', '.join(sorted({x.split('/', 1)[0] for x in pods}))} use the runtime "
-            f"class {rc}, which the collection made under its earlier name"
-            for rc, pods in used.items()
-        ) + f". Renaming it to {settings.runtime_class_name} deletes it (an old class would be left ungated): move "
-            f"those pods to runtime class {settings.runtime_class_name} (or delete them) first, or keep "
-            f"sandboxed_containers_runtime_class_name: {next(iter(used))}")
-    messages.append(f"the runtime class is now {settings.runtime_class_name}: the collection deletes its "
-                    f"RuntimeClasses under an earlier name ({', '.join(stale)})")
-    return stale
 
 
 def check_neighbours(settings: Settings, facts: Facts) -> None:
@@ -351,6 +288,87 @@ def check_neighbours(settings: Settings, facts: Facts) -> None:
         )
 
 
+def check_pools(settings: Settings, pools: list[dict]) -> dict | None:
+    """The MCO's pools exist; returns the existing pool of our name (check_ownership decides whether it is ours)."""
+    by_name = {pool["metadata"]["name"]: pool for pool in pools}
+    for required in ("master", "worker"):
+        if required not in by_name:
+            raise PreflightError(f"the cluster has no {required} MachineConfigPool; is the MCO running?")
+    return by_name.get(settings.pool_name)
+
+
+def _foreign_objects(settings: Settings, facts: Facts) -> list[tuple[str, str, str]]:
+    """(kind, name, the setting that chooses another name) of each object of the collection's names that the
+    collection did not create: the operator's, an administrator's, another tool's."""
+    found = []
+    rc = next((x for x in facts.runtime_classes if x["metadata"]["name"] == settings.runtime_class_name), None)
+    if rc is not None and not is_managed(rc):
+        found.append(("RuntimeClass", settings.runtime_class_name, "sandboxed_containers_runtime_class_name"))
+    pool = next((x for x in facts.pools if x["metadata"]["name"] == settings.pool_name), None)
+    if pool is not None and not is_managed(pool):
+        found.append(("MachineConfigPool", settings.pool_name, "sandboxed_containers_pool_name"))
+    if facts.current_mc is not None and not is_managed(facts.current_mc):
+        found.append(("MachineConfig", facts.current_mc["metadata"]["name"], ""))
+    for obj in facts.policy_objects:
+        if not is_managed(obj):
+            found.append((obj.get("kind") or "ValidatingAdmissionPolicy", obj["metadata"]["name"], ""))
+    return found
+
+
+def check_ownership(settings: Settings, facts: Facts, messages: list[str]) -> None:
+    """The collection acts only on objects it created (its label): others of its names are refused, naming each,
+    unless the user adopts them explicitly; the install then labels them as its own."""
+    found = _foreign_objects(settings, facts)
+    if not found:
+        return
+    listed = "; ".join(f"{kind} {name} exists and {NOT_CREATED}" for kind, name, _setting in found)
+    if settings.adopt:
+        messages.append(f"{ADOPT_SETTING}: taking over what the collection did not create: {listed}. The install "
+                        "labels them as its own, and the uninstall will delete them")
+        return
+    renames = sorted({setting for _kind, _name, setting in found if setting})
+    rename = f", choose another name ({', '.join(renames)})" if renames else ""
+    raise PreflightError(
+        f"{listed}. Perhaps the sandboxed containers operator's or an administrator's: the collection does not take "
+        f"over objects it did not create. Delete them{rename}, or set {ADOPT_SETTING}: true to take them over (the "
+        "install then labels them as its own)"
+    )
+
+
+def managed_runtime_classes(facts: Facts) -> list[str]:
+    """The names of the collection's RuntimeClasses, found by its label: the current one and any earlier names."""
+    return sorted(rc["metadata"]["name"] for rc in facts.runtime_classes if is_managed(rc))
+
+
+def _active_pods(pods: list[dict], classes: set[str]) -> dict[str, list[str]]:
+    """runtime class -> namespace/name of the pods that use it and may still run (Pending, Running, Unknown)."""
+    out: dict[str, list[str]] = {}
+    for pod in pods_using(pods, classes, active=True):
+        out.setdefault(pod["spec"]["runtimeClassName"], []).append(pod_ref(pod))
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def check_rename(settings: Settings, facts: Facts, messages: list[str]) -> list[str]:
+    """The collection's RuntimeClasses under an earlier name, which the install deletes; refused while pods use
+    them, since they would lose their runtime class under them."""
+    # Nothing would gate an earlier name once the policy follows the new one.
+    stale = [n for n in managed_runtime_classes(facts) if n != settings.runtime_class_name]
+    if not stale:
+        return []
+    used = _active_pods(facts.pods, set(stale))
+    if used:
+        raise PreflightError("; ".join(
+            f"{len(pods)} pods in namespaces {', '.join(sorted({x.split('/', 1)[0] for x in pods}))} use the runtime "
+            f"class {rc}, which the collection made under its earlier name"
+            for rc, pods in used.items()
+        ) + f". Renaming it to {settings.runtime_class_name} deletes it (an old class would be left ungated): move "
+            f"those pods to runtime class {settings.runtime_class_name} (or delete them) first, or keep "
+            f"sandboxed_containers_runtime_class_name: {next(iter(used))}")
+    messages.append(f"the runtime class is now {settings.runtime_class_name}: the collection deletes its "
+                    f"RuntimeClasses under an earlier name ({', '.join(stale)})")
+    return stale
+
+
 def choose_target(settings: Settings, selector: dict, facts: Facts, existing_custom: dict | None,
                   warnings: list[str], messages: list[str]) -> Target:
     """The target pool and the chosen nodes: the worker pool, a custom pool, or master on compact clusters."""
@@ -371,17 +389,17 @@ def choose_target(settings: Settings, selector: dict, facts: Facts, existing_cus
                 "pool, so no subset of nodes can be chosen; leave sandboxed_containers_node_selector empty to "
                 "install on every node (each reboots once)"
             )
-        chosen = sorted(n for n, p in membership.items() if p == "master")
+        chosen = sorted(n for n, pool in membership.items() if pool == "master")
         messages.append(f"{kind} cluster: the worker pool has no machines, so the master pool is the target and "
                         f"every node of it ({', '.join(chosen)}) gets sandboxed containers")
         return Target(topology, "master", False, "master", chosen)
-    masters_with_worker_role = sorted(n for n, p in membership.items() if p == "master" and WORKER_LABEL in (
+    masters_with_worker_role = sorted(n for n, pool in membership.items() if pool == "master" and WORKER_LABEL in (
         next(x for x in nodes if x["metadata"]["name"] == n)["metadata"].get("labels") or {}))
     if is_empty(selector):
-        chosen = sorted(n for n, p in membership.items() if p == "worker")
+        chosen = sorted(n for n, pool in membership.items() if pool == "worker")
         if existing_custom is not None:
             # Back from a custom pool to all workers: every node of it returns to worker.
-            chosen = sorted(set(chosen) | {n for n, p in membership.items() if p == settings.pool_name})
+            chosen = sorted(set(chosen) | {n for n, pool in membership.items() if pool == settings.pool_name})
         if masters_with_worker_role:
             messages.append(
                 f"control-plane nodes {', '.join(masters_with_worker_role)} are schedulable workers too, but the MCO "
@@ -393,7 +411,7 @@ def choose_target(settings: Settings, selector: dict, facts: Facts, existing_cus
         return Target("standard", "worker", False, "worker", chosen)
     labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in nodes}
     chosen = sorted(w for w in workers if matches(selector, labels[w]))
-    masters = sorted(n for n, p in membership.items() if p == "master" and matches(selector, labels[n]))
+    masters = sorted(n for n, pool in membership.items() if pool == "master" and matches(selector, labels[n]))
     if masters:
         warnings.append(f"the selector also matches control-plane nodes {', '.join(masters)}; the MCO keeps them in "
                         "the master pool, so they are left alone")
@@ -406,6 +424,36 @@ def choose_target(settings: Settings, selector: dict, facts: Facts, existing_cus
             f"<key>=<value>).{hint}"
         )
     return Target("standard", settings.pool_name, True, settings.pool_name, chosen)
+
+
+def check_nodes(settings: Settings, target: Target, facts: Facts, warnings: list[str]) -> str:
+    """The chosen nodes' operating system, architecture and virtualization; returns the extension's name for
+    their operating system. Refuses when no node is left."""
+    by_name = {n["metadata"]["name"]: n for n in facts.nodes}
+    extension, os_id = choose_extension(target.chosen, by_name, facts.release)
+    check_architectures(settings, target, by_name, os_id, warnings)
+    check_virtualization(settings, target.chosen, by_name, warnings)
+    if not target.chosen:
+        raise PreflightError("no node would get sandboxed containers; check sandboxed_containers_node_selector")
+    return extension
+
+
+def choose_extension(chosen: list[str], by_name: dict[str, dict], release: Release | None) -> tuple[str, str]:
+    """The extension name for the chosen nodes' operating system, and that os_id; all must agree."""
+    names: dict[str, list[str]] = {}
+    os_ids = set()
+    for n in chosen:
+        os_id, image = node_os(by_name[n])
+        try:
+            names.setdefault(extension_for(os_id, image, release), []).append(n)
+        except UnsupportedOS as e:
+            raise PreflightError(f"node {n} {e}; choose other nodes with sandboxed_containers_node_selector") from None
+        os_ids.add(os_id or "rhcos")
+    if len(names) > 1:
+        detail = "; ".join(f"{ext}: {', '.join(ns)}" for ext, ns in sorted(names.items()))
+        raise PreflightError(f"the chosen nodes run operating systems that name the extension differently ({detail}); "
+                             "choose nodes of one operating system with sandboxed_containers_node_selector")
+    return next(iter(names)), (os_ids.pop() if len(os_ids) == 1 else "rhcos")
 
 
 def check_architectures(settings: Settings, target: Target, by_name: dict[str, dict], os_id: str,
@@ -452,22 +500,13 @@ def check_virtualization(settings: Settings, chosen: list[str], by_name: dict[st
                         "virtualization support; it was not checked")
 
 
-def choose_extension(chosen: list[str], by_name: dict[str, dict], release: Release | None) -> tuple[str, str]:
-    """The extension name for the chosen nodes' operating system, and that os_id; all must agree."""
-    names: dict[str, list[str]] = {}
-    os_ids = set()
-    for n in chosen:
-        os_id, image = node_os(by_name[n])
-        try:
-            names.setdefault(extension_for(os_id, image, release), []).append(n)
-        except UnsupportedOS as e:
-            raise PreflightError(f"node {n} {e}; choose other nodes with sandboxed_containers_node_selector") from None
-        os_ids.add(os_id or "rhcos")
-    if len(names) > 1:
-        detail = "; ".join(f"{ext}: {', '.join(ns)}" for ext, ns in sorted(names.items()))
-        raise PreflightError(f"the chosen nodes run operating systems that name the extension differently ({detail}); "
-                             "choose nodes of one operating system with sandboxed_containers_node_selector")
-    return next(iter(names)), (os_ids.pop() if len(os_ids) == 1 else "rhcos")
+def check_dropin_on_nodes(settings: Settings, target: Target, facts: Facts) -> None:
+    """The drop-in as the oldest CRI-O of the chosen nodes reads it."""
+    if settings.crio_dropin is None:
+        raise PreflightError("the CRI-O drop-in is needed to plan the change (crio_dropin)")
+    by_name = {n["metadata"]["name"]: n for n in facts.nodes}
+    check_dropin(settings.crio_dropin, settings.handler,
+                 crio_version([by_name[n] for n in target.chosen], facts.release))
 
 
 def check_policy_served(settings: Settings, facts: Facts) -> None:
@@ -482,94 +521,32 @@ def check_policy_served(settings: Settings, facts: Facts) -> None:
         )
 
 
-def check_layering(facts: Facts, pools: set[str]) -> None:
-    """Pools built with on-cluster image layering: the wait does not follow images, and nodes leaving such a
-    pool would leave its image."""
-    for moc in facts.machine_os_configs:
-        pool = ((moc.get("spec") or {}).get("machineConfigPool") or {}).get("name")
-        if pool in pools:
-            raise PreflightError(
-                f"pool {pool} is built with on-cluster image layering (MachineOSConfig {moc['metadata']['name']}): "
-                "its nodes run an image the MCO builds, which this collection does not follow, and nodes moved out "
-                "of it would leave that image. Choose nodes in a pool without a MachineOSConfig, or remove the "
-                f"MachineOSConfig (oc delete machineosconfig {moc['metadata']['name']}) first"
-            )
-
-
-def check_pool_health(target: Target, plan_: dict, by_pool: dict[str, dict], transition: str) -> None:
-    needs: dict[str, str] = {target.pool: "the target"}
-    if target.custom or transition == "to_worker":
-        needs.setdefault("worker", "the chosen nodes move between it and the custom pool")
-    for name in plan_["pools"]:
-        needs.setdefault(name, "it inherits the MachineConfig")
-    for name in plan_["pools_losing"]:
-        needs.setdefault(name, "it loses the MachineConfig")
-    for name, why in needs.items():
-        if name in by_pool:
-            problem = pool_health(by_pool[name], why if name != target.pool else "")
-            if problem:
-                raise PreflightError(problem)
-
-
-def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> Decision:
-    """The target pool, the chosen nodes and the plan; raises PreflightError before anything changes.
-
-    The steps: the settings alone; the operator or another installer; the pools; the target and chosen nodes;
-    their architecture, virtualization and operating system (the extension's name); the CRI-O drop-in against
-    the CRI-O the nodes run; the admission policy against the release; the plan; layering and pool health.
-    """
-    selector, _overhead, max_unavailable = validate_settings(settings)
-    refuse_kataconfigs(facts.kataconfigs)
-    check_neighbours(settings, facts)
-    existing_custom = check_pools(settings, facts.pools)
-    warnings: list[str] = []
-    messages: list[str] = []
-    check_ownership(settings, facts, messages)
-    stale = check_rename(settings, facts, messages)
-    target = choose_target(settings, selector, facts, existing_custom, warnings, messages)
-    by_name = {n["metadata"]["name"]: n for n in facts.nodes}
-    extension, os_id = choose_extension(target.chosen, by_name, facts.release)
-    check_architectures(settings, target, by_name, os_id, warnings)
-    check_virtualization(settings, target.chosen, by_name, warnings)
-    if not target.chosen:
-        raise PreflightError("no node would get sandboxed containers; check sandboxed_containers_node_selector")
-    if settings.crio_dropin is None:
-        raise PreflightError("the CRI-O drop-in is needed to plan the change (crio_dropin)")
-    crio = crio_version([by_name[n] for n in target.chosen], facts.release)
-    check_dropin(settings.crio_dropin, settings.handler, crio)
-    check_policy_served(settings, facts)
-    current_role = _role(facts.current_mc)
+def check_role_change(settings: Settings, target: Target, current_mc: dict | None) -> str | None:
+    """The installed MachineConfig's role, refused when it is a custom pool other than ours (a renamed pool)."""
+    current_role = role_of(current_mc)
     if current_role not in (None, "worker", "master", target.role) and current_role != settings.pool_name:
         raise PreflightError(
             f"the installed MachineConfig targets pool {current_role}, not {target.role}; renaming the custom pool is "
             f"not supported. Set sandboxed_containers_pool_name to {current_role}, or run playbooks/uninstall.yml first"
         )
+    return current_role
+
+
+def plan_change(settings: Settings, facts: Facts, target: Target, extension: str, existing_custom: dict | None,
+                max_unavailable: int | str | None) -> dict:
+    """The plan (as a dict) from the cluster as it is to the desired MachineConfig and pool; refused when a node
+    would match two custom pools, which the MCO does not roll out to."""
     desired_custom = custom_pool(settings.pool_name, max_unavailable=max_unavailable) if target.custom else None
     desired_mc = machine_config(target.role, settings.crio_dropin, extensions=[extension])
-    p = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=facts.current_mc,
-             desired_mc=desired_mc, custom_pool=desired_custom if target.custom else existing_custom,
-             chosen=set(target.chosen) if target.custom else (set() if existing_custom is not None else None),
-             remove_custom_pool=not target.custom and existing_custom is not None,
-             release=facts.release)
-    if p.errors:
-        raise PreflightError("; ".join(p.errors) + "; fix the node labels so each node matches at most one custom pool")
-    move = transition(current_role, target.role, target.custom)
-    plan_ = p.as_dict()
-    check_layering(facts, {target.pool, *plan_["pools"], *plan_["pools_losing"],
-                           *(["worker"] if target.custom or move == "to_worker" else [])})
-    check_pool_health(target, plan_, {x["metadata"]["name"]: x for x in facts.pools}, move)
-    inheriting = sorted(set(plan_["pools"]) - {target.pool})
-    if inheriting:
-        messages.append(
-            f"pools {', '.join(inheriting)} inherit the {target.role} MachineConfigs, so their nodes "
-            f"({', '.join(n for pool in inheriting for n in plan_['pools'][pool])}) get sandboxed containers too")
-    return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, plan_, warnings,
-                    messages, transition=move, extension=extension,
-                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale)
-
-
-def _role(mc: dict | None) -> str | None:
-    return ((mc or {}).get("metadata", {}).get("labels") or {}).get(ROLE_LABEL) if mc else None
+    change = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=facts.current_mc,
+                  desired_mc=desired_mc, custom_pool=desired_custom if target.custom else existing_custom,
+                  chosen=set(target.chosen) if target.custom else (set() if existing_custom is not None else None),
+                  remove_custom_pool=not target.custom and existing_custom is not None,
+                  release=facts.release)
+    if change.errors:
+        raise PreflightError("; ".join(change.errors)
+                             + "; fix the node labels so each node matches at most one custom pool")
+    return change.as_dict()
 
 
 def transition(current_role: str | None, role: str, custom: bool) -> str:
@@ -586,6 +563,67 @@ def transition(current_role: str | None, role: str, custom: bool) -> str:
     if current_role not in (None, "worker", "master") and role == "worker":
         return "to_worker"
     return "apply"
+
+
+def pools_needed(target: Target, change: dict, move: str) -> dict[str, str]:
+    """Every pool the change touches -> what the run needs it for ("" for the target itself)."""
+    needs: dict[str, str] = {target.pool: ""}
+    if target.custom or move == "to_worker":
+        needs.setdefault("worker", "the chosen nodes move between it and the custom pool")
+    for name in change["pools"]:
+        needs.setdefault(name, "it inherits the MachineConfig")
+    for name in change["pools_losing"]:
+        needs.setdefault(name, "it loses the MachineConfig")
+    return needs
+
+
+def check_pools_needed(facts: Facts, needs: dict[str, str]) -> None:
+    """No pool the change touches is layered, paused or degraded."""
+    check_layering(facts, set(needs))
+    by_pool = {x["metadata"]["name"]: x for x in facts.pools}
+    for name, why in needs.items():
+        if name in by_pool:
+            problem = pool_health(by_pool[name], why)
+            if problem:
+                raise PreflightError(problem)
+
+
+def check_layering(facts: Facts, pools: set[str]) -> None:
+    """Pools built with on-cluster image layering: the wait does not follow images, and nodes leaving such a
+    pool would leave its image."""
+    for moc in facts.machine_os_configs:
+        pool = ((moc.get("spec") or {}).get("machineConfigPool") or {}).get("name")
+        if pool in pools:
+            raise PreflightError(
+                f"pool {pool} is built with on-cluster image layering (MachineOSConfig {moc['metadata']['name']}): "
+                "its nodes run an image the MCO builds, which this collection does not follow, and nodes moved out "
+                "of it would leave that image. Choose nodes in a pool without a MachineOSConfig, or remove the "
+                f"MachineOSConfig (oc delete machineosconfig {moc['metadata']['name']}) first"
+            )
+
+
+def pool_health(pool: dict, why: str = "") -> str | None:
+    """Why a pool cannot take a rollout now, or None. `why` says what the run needs the pool for."""
+    name = pool["metadata"]["name"]
+    role = f" ({why})" if why else ""
+    if is_paused(pool):
+        return paused_message(name, why)
+    for kind in ("RenderDegraded", "NodeDegraded", "Degraded"):
+        c = conditions(pool).get(kind) or {}
+        if c.get("status") == "True":
+            detail = " ".join(x for x in (c.get("reason"), c.get("message")) if x)
+            return (f"pool {name}{role} is {kind}{': ' + detail if detail else ''}; fix it first "
+                    f"(oc describe mcp/{name}), then run again")
+    return None
+
+
+def inheriting_message(target: Target, change: dict) -> list[str]:
+    """Pools other than the target that inherit its MachineConfigs, and so get sandboxed containers too."""
+    inheriting = sorted(set(change["pools"]) - {target.pool})
+    if not inheriting:
+        return []
+    return [f"pools {', '.join(inheriting)} inherit the {target.role} MachineConfigs, so their nodes "
+            f"({', '.join(n for pool in inheriting for n in change['pools'][pool])}) get sandboxed containers too"]
 
 
 def parse_version(v: str | None) -> tuple[int, ...] | None:
@@ -610,11 +648,6 @@ def check_versions(installed: dict[str, str | None], ours: str, allow_downgrade:
     return [f"{k}: {v or 'unknown'} -> {ours}" for k, v in sorted(installed.items()) if v != ours]
 
 
-# Pod phases that mean a pod may still run (or be about to run) in a Kata VM; Succeeded and Failed pods
-# have no container left, so removing the runtime does not affect them.
-ACTIVE_PHASES = ("Pending", "Running", "Unknown")
-
-
 @dataclass
 class Removal:
     path: str  # custom, worker, master or none
@@ -634,29 +667,60 @@ class Removal:
 
 
 def decide_uninstall(facts: Facts, *, pool_name: str, runtime_class: str, pods: list[dict],
-                     force: bool, handler: str = "kata") -> Removal:
+                     force: bool, handler: str = DEFAULT_HANDLER) -> Removal:
     """What to remove and which nodes reboot; refuses while pods use a runtime class that goes or loses its handler,
-    unless forced. Objects of the collection's names that it did not create are left alone, and named."""
+    unless forced. Objects of the collection's names that it did not create are left alone, and named.
+
+    The steps: refuse_kataconfigs; _collection_objects (which MachineConfig and pool are the collection's);
+    _left_alone_messages; _refuse_active_pods; _removal_path (custom, worker, master or none, and the nodes to
+    unlabel); the plan; the RuntimeClasses to delete, the current name first.
+    """
     refuse_kataconfigs(facts.kataconfigs)
-    messages: list[str] = []
+    current_mc, ours, left_alone = _collection_objects(facts, pool_name)
+    # The collection's MachineConfig carries the handler: while it goes, pods of another class with the handler
+    # lose their runtime too.
+    with_handler = ({rc["metadata"]["name"] for rc in facts.runtime_classes if rc.get("handler") == handler}
+                    if current_mc is not None else set())
+    messages = _left_alone_messages(facts, runtime_class, handler, with_handler, left_alone)
+    managed = managed_runtime_classes(facts)
+    messages += _refuse_active_pods(pods, set(managed) | with_handler, force)
+    path, labelled = _removal_path(facts, pool_name, ours, current_mc)
+    change = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=current_mc,
+                  desired_mc=None, custom_pool=ours, chosen=set() if path == "custom" else None,
+                  remove_custom_pool=ours is not None, release=facts.release)
+    if path == "none":
+        messages.append("sandboxed containers are not installed by this collection here; nothing to remove")
+    # The current name first: from then on no new sandboxed pod is admitted.
+    order = sorted(managed, key=lambda n: (n != runtime_class, n))
+    return Removal(path, ours is not None, labelled if path == "custom" else [], change.as_dict(), messages,
+                   runtime_classes=order, machine_config=current_mc is not None, left_alone=left_alone)
+
+
+def _collection_objects(facts: Facts, pool_name: str) -> tuple[dict | None, dict | None, list[str]]:
+    """The collection's MachineConfig and custom pool (None when absent or someone else's), and the others of its
+    names, which the uninstall leaves alone ("kind name")."""
     left_alone: list[str] = []
     current_mc = facts.current_mc if is_managed(facts.current_mc) else None
     if facts.current_mc is not None and current_mc is None:
         left_alone.append(f"MachineConfig {facts.current_mc['metadata']['name']}")
-    by_name = {p["metadata"]["name"]: p for p in facts.pools}
-    ours = by_name.get(pool_name)
+    ours = next((x for x in facts.pools if x["metadata"]["name"] == pool_name), None)
     if ours is not None and not is_managed(ours):
         left_alone.append(f"MachineConfigPool {pool_name}")
-    # Every RuntimeClass with the collection's label goes (earlier names included); others stay, but while the
-    # collection's MachineConfig (the handler) goes, pods of another class with the handler lose their runtime too.
-    managed = managed_runtime_classes(facts)
-    with_handler = {rc["metadata"]["name"] for rc in facts.runtime_classes if rc.get("handler") == handler}
+        ours = None
+    return current_mc, ours, left_alone
+
+
+def _left_alone_messages(facts: Facts, runtime_class: str, handler: str, with_handler: set[str],
+                         left_alone: list[str]) -> list[str]:
+    """What the uninstall leaves alone, each named: RuntimeClasses of its name or handler that it did not create
+    (with the hint to delete one that loses its handler), the MachineConfig and pool, the admission policies."""
+    messages = []
     for rc in sorted(facts.runtime_classes, key=lambda x: x["metadata"]["name"]):
         name = rc["metadata"]["name"]
-        if is_managed(rc) or not (name == runtime_class or name in with_handler):
+        if is_managed(rc) or not (name == runtime_class or rc.get("handler") == handler):
             continue
         hint = (f"; it uses the handler {handler}, which the uninstall takes off the nodes: delete it too "
-                f"(oc delete runtimeclass {name})" if name in with_handler and current_mc is not None else "")
+                f"(oc delete runtimeclass {name})" if name in with_handler else "")
         messages.append(f"RuntimeClass {name} {NOT_CREATED}: the uninstall leaves it alone{hint}")
     for what in left_alone:
         messages.append(f"{what} {NOT_CREATED}: the uninstall leaves it alone")
@@ -664,38 +728,37 @@ def decide_uninstall(facts: Facts, *, pool_name: str, runtime_class: str, pods: 
         if not is_managed(obj):
             messages.append(f"{obj.get('kind') or 'ValidatingAdmissionPolicy'} {obj['metadata']['name']} "
                             f"{NOT_CREATED}: the uninstall leaves it alone")
-    in_scope = set(managed) | (with_handler if current_mc is not None else set())
-    used = _active_pods(pods, in_scope)
+    return messages
+
+
+def _refuse_active_pods(pods: list[dict], classes: set[str], force: bool) -> list[str]:
+    """Refuses while pods of `classes` may still run, since they would lose their runtime; forced, says so."""
+    used = _active_pods(pods, classes)
     active = sorted(x for v in used.values() for x in v)
-    if active:
-        classes = ", ".join(used)
-        shown = ", ".join(active[:20]) + (f" and {len(active) - 20} more" if len(active) > 20 else "")
-        if not force:
-            raise PreflightError(
-                f"{len(active)} pods use the runtime class {classes} (Pending, Running or Unknown): {shown}. "
-                "Delete them (or move them to another runtime class), or set sandboxed_containers_force: true to "
-                "uninstall anyway; they would lose their runtime"
-            )
-        messages.append(f"forced: {len(active)} pods still use the runtime class {classes}: {shown}")
-    if ours is not None and not is_managed(ours):
-        ours = None  # not ours to delete; its nodes are its own, not the collection's to move
-        labelled = []
+    if not active:
+        return []
+    names = ", ".join(used)
+    shown = ", ".join(active[:20]) + (f" and {len(active) - 20} more" if len(active) > 20 else "")
+    if not force:
+        raise PreflightError(
+            f"{len(active)} pods use the runtime class {names} (Pending, Running or Unknown): {shown}. "
+            "Delete them (or move them to another runtime class), or set sandboxed_containers_force: true to "
+            "uninstall anyway; they would lose their runtime"
+        )
+    return [f"forced: {len(active)} pods still use the runtime class {names}: {shown}"]
+
+
+def _removal_path(facts: Facts, pool_name: str, ours: dict | None, current_mc: dict | None) -> tuple[str, list[str]]:
+    """custom, worker, master or none; and the nodes that carry the custom pool's node-role label."""
+    foreign_pool = ours is None and any(x["metadata"]["name"] == pool_name for x in facts.pools)
+    if foreign_pool:
+        labelled = []  # its nodes are its own, not the collection's to move
     else:
         label = node_role_label(pool_name)
-        labelled = sorted(n["metadata"]["name"] for n in facts.nodes
-                          if label in (n["metadata"].get("labels") or {}))
-    role = _role(current_mc)
+        labelled = sorted(n["metadata"]["name"] for n in facts.nodes if label in (n["metadata"].get("labels") or {}))
+    role = role_of(current_mc)
     custom = ours is not None or bool(labelled) or role not in (None, "worker", "master")
-    path = "custom" if custom else (role or "none")
-    p = plan(facts.nodes, facts.pools, machine_configs=facts.machine_configs, current_mc=current_mc,
-             desired_mc=None, custom_pool=ours, chosen=set() if path == "custom" else None,
-             remove_custom_pool=ours is not None, release=facts.release)
-    if path == "none":
-        messages.append("sandboxed containers are not installed by this collection here; nothing to remove")
-    # The current name first: from then on no new sandboxed pod is admitted.
-    order = sorted(managed, key=lambda n: (n != runtime_class, n))
-    return Removal(path, ours is not None, labelled if path == "custom" else [], p.as_dict(), messages,
-                   runtime_classes=order, machine_config=current_mc is not None, left_alone=left_alone)
+    return ("custom" if custom else (role or "none")), labelled
 
 
 def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: dict | None,
@@ -706,7 +769,7 @@ def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: d
            for name in stale_runtime_classes or []]
     name = desired_mc["metadata"]["name"]
     if current_mc is None:
-        out.append(f"MachineConfig {name}: created (role {_role(desired_mc)}, extension "
+        out.append(f"MachineConfig {name}: created (role {role_of(desired_mc)}, extension "
                    f"{', '.join(desired_mc['spec']['extensions'])})")
     else:
         cur, new = current_mc.get("spec") or {}, desired_mc["spec"]
@@ -714,8 +777,8 @@ def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: d
             out.append(f"MachineConfig {name}: the CRI-O drop-in changes")
         if (cur.get("extensions") or []) != new["extensions"]:
             out.append(f"MachineConfig {name}: extensions {cur.get('extensions') or []} -> {new['extensions']}")
-        if _role(current_mc) != _role(desired_mc):
-            out.append(f"MachineConfig {name}: role {_role(current_mc)} -> {_role(desired_mc)}")
+        if role_of(current_mc) != role_of(desired_mc):
+            out.append(f"MachineConfig {name}: role {role_of(current_mc)} -> {role_of(desired_mc)}")
     if desired_pool is not None:
         pname = desired_pool["metadata"]["name"]
         if current_pool is None:

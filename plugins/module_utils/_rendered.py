@@ -1,6 +1,7 @@
 # Copyright: sandboxed.containers contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""What a pool's rendered config will carry, merged as the MCO merges it, and whether a node reboots.
+"""What a pool's rendered config will carry, merged as the MCO merges it, and whether a node reboots; whether a
+rendered config carries our MachineConfig's content.
 
 The plan must predict the MCO exactly, order included: the render controller
 merges worker-role MachineConfigs first and the rest after, each sorted by
@@ -23,9 +24,10 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import files_of
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import role_of
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import matches
 
-ROLE_LABEL = "machineconfiguration.openshift.io/role"
 GENERATED_BY = "machineconfiguration.openshift.io/generated-by-controller-version"
 
 # Files whose change needs no reboot, or only a CRI-O reload or restart (pkg/daemon/update.go
@@ -54,10 +56,6 @@ class Content:
     sources: list[str] = field(default_factory=list)  # MachineConfig names in merge order
 
 
-def _role(mc: dict) -> str | None:
-    return ((mc.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL)
-
-
 def selects(pool: dict, mc: dict) -> bool:
     """Whether the pool's machineConfigSelector selects the MachineConfig (by its labels)."""
     sel = (pool.get("spec") or {}).get("machineConfigSelector")
@@ -71,8 +69,8 @@ def merge_order(configs: list[dict], worker_first: bool = True) -> list[dict]:
         return mc["metadata"]["name"]
     if not worker_first:
         return sorted(configs, key=name)
-    workers = sorted((mc for mc in configs if _role(mc) == "worker"), key=name)
-    others = sorted((mc for mc in configs if _role(mc) != "worker"), key=name)
+    workers = sorted((mc for mc in configs if role_of(mc) == "worker"), key=name)
+    others = sorted((mc for mc in configs if role_of(mc) != "worker"), key=name)
     return workers + others
 
 
@@ -124,3 +122,20 @@ def reboots(before: Content | None, after: Content | None) -> bool:
         return True
     changed = {p for p in set(before.files) | set(after.files) if before.files.get(p) != after.files.get(p)}
     return any(_file_needs_reboot(p) for p in changed)
+
+
+def rendered_carries(rendered_spec: dict, ours: dict) -> bool:
+    """Whether a rendered config includes the content of our MachineConfig spec (files and extensions)."""
+    have = files_of(rendered_spec)
+    for path, content in files_of(ours).items():
+        if have.get(path) != content:
+            return False
+    return all(e in (rendered_spec.get("extensions") or []) for e in ours.get("extensions") or [])
+
+
+def rendered_lacks(rendered_spec: dict, ours: dict) -> bool:
+    """Whether a rendered config is free of our files and extensions (after an uninstall)."""
+    have = files_of(rendered_spec)
+    if any(path in have for path in files_of(ours)):
+        return False
+    return not any(e in (rendered_spec.get("extensions") or []) for e in ours.get("extensions") or [])

@@ -1,15 +1,17 @@
 # Copyright: sandboxed.containers contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Per-node and cluster status of the installation, the way the operator's KataConfig reports kataNodes; the
-admission policy and whether it is in force.
+admission policy and whether it is in force; the pods that use the runtime class.
 
 Private module_utils: may change at any time, even in bugfix releases.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     CURRENT_CONFIG,
     DESIRED_CONFIG,
     HANDLER_LABEL,
@@ -24,8 +26,25 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     PolicyError,
     settings,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import is_paused
 
 STATES = ("installed", "installing", "waiting", "failed", "not installed")
+# Pod phases that mean a pod may still run (or be about to run) in a Kata VM; Succeeded and Failed pods
+# have no container left, so removing the runtime does not affect them.
+ACTIVE_PHASES = ("Pending", "Running", "Unknown")
+
+
+def pods_using(pods: list[dict], runtime_classes: str | Iterable[str], *, active: bool = False) -> list[dict]:
+    """The pods whose spec.runtimeClassName is `runtime_classes` (a name, or any of several names), in the order
+    given; `active`: only those that may still run (ACTIVE_PHASES; a pod without a phase yet is Pending)."""
+    names = {runtime_classes} if isinstance(runtime_classes, str) else set(runtime_classes)
+    return [pod for pod in pods if (pod.get("spec") or {}).get("runtimeClassName") in names
+            and (not active or (pod.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES)]
+
+
+def pod_ref(pod: dict) -> str:
+    """namespace/name, as oc and the messages name a pod."""
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
 
 
 def sources(pool: dict) -> list[str]:
@@ -83,7 +102,7 @@ def pool_summary(pool: dict) -> dict:
         "ready_machine_count": st.get("readyMachineCount"),
         "degraded_machine_count": st.get("degradedMachineCount"),
         "conditions": {c.get("type"): c.get("status") for c in st.get("conditions") or []},
-        "paused": bool((pool.get("spec") or {}).get("paused")),
+        "paused": is_paused(pool),
     }
 
 

@@ -28,31 +28,17 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._convergence 
     assess,
     ready_condition,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import unavailable
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     CRIO_DROPIN_PATH,
     KATA_EXTENSIONS,
     MC_API,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import max_unavailable_nodes
 
 WATCH_SECONDS = 240  # the server ends each watch after this; we re-watch from the last resourceVersion
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
-# While the API server restarts (an upgrade of the control plane, the reboot of a single-node cluster) requests are
-# refused or answered 5xx: every request of the wait is retried until its own timeout, not only the watches.
-UNAVAILABLE_STATUS = (500, 502, 503, 504)
-
-
-def unavailable(e: BaseException) -> bool:
-    """Whether an error means the API server cannot be reached just now (as opposed to a refusal)."""
-    if isinstance(e, OSError):
-        return True
-    status = getattr(e, "status", None)
-    if status in UNAVAILABLE_STATUS:
-        return True
-    # urllib3's HTTPError family (MaxRetryError, ProtocolError...), without importing urllib3 here.
-    return any(c.__module__.startswith("urllib3") for c in type(e).__mro__)
-
-
 def retry_while_unavailable(fn: Callable[[], object], deadline: float, progress: Callable[[str], None],
                             what: str) -> object:
     """fn(), retried with back-off while the API server is unavailable, until `deadline` (monotonic)."""
@@ -89,10 +75,7 @@ def auto_timeout(pools: list[dict], nodes: list[dict], names: list[str]) -> int:
         if p["metadata"]["name"] not in names:
             continue
         n = len(pool_members(p["metadata"]["name"], nodes, pools))
-        mu = (p.get("spec") or {}).get("maxUnavailable") or 1
-        if isinstance(mu, str) and mu.endswith("%"):
-            mu = max(1, math.floor(n * int(mu[:-1]) / 100))
-        batches = max(batches, math.ceil(n / max(1, int(mu))))
+        batches = max(batches, math.ceil(n / max_unavailable_nodes((p.get("spec") or {}).get("maxUnavailable"), n)))
     return 600 + 900 * batches
 
 
@@ -222,19 +205,42 @@ class PoolWaiter:
             else:
                 self.not_ready_since.setdefault(name, now)
 
+    def _read_machine_config(self, deadline: float, progress: Callable[[str], None]) -> None:
+        """The MachineConfig's content, which the rendered configs must carry (or lack, after an uninstall)."""
+        if not self.machine_config:
+            return
+        if not self.present:
+            self.mc_spec = OUR_CONTENT
+            return
+        mc = retry_while_unavailable(lambda: self._get("MachineConfig", self.machine_config), deadline,
+                                     progress, f"reading MachineConfig {self.machine_config}")
+        if mc is None:
+            raise LookupError(f"MachineConfig {self.machine_config} does not exist; nothing to wait for")
+        self.mc_spec = mc.get("spec") or {}
+
+    def _take(self, batch: list[tuple[str, str, object]], synced: set[str]) -> None:
+        """Applies a batch of watch events to the local cache of pools and nodes."""
+        for kind, typ, obj in batch:
+            if typ == "DENIED":
+                raise PermissionError(f"the API server refused to let us watch {kind}s: {obj}")
+            store = self.pools if kind == "pool" else self.nodes
+            if typ == "SYNC":
+                store.clear()
+                store.update({o["metadata"]["name"]: o for o in obj})
+                synced.add(kind)
+            elif typ == "DELETED":
+                store.pop(obj["metadata"]["name"], None)
+            else:
+                store[obj["metadata"]["name"]] = obj
+            if kind == "node":
+                self._track_readiness(obj if typ != "SYNC" else None)
+
     def wait(self, timeout: float | None, progress: Callable[[str], None] = lambda _: None,
              heartbeat: float = 60.0) -> Outcome:
+        """Until every pool has converged (or one failed, or `timeout` s passed; 0 sizes it from the pools)."""
         start = time.monotonic()
         deadline = start + (timeout or 3600)
-        if self.machine_config:
-            if self.present:
-                mc = retry_while_unavailable(lambda: self._get("MachineConfig", self.machine_config), deadline,
-                                             progress, f"reading MachineConfig {self.machine_config}")
-                if mc is None:
-                    raise LookupError(f"MachineConfig {self.machine_config} does not exist; nothing to wait for")
-                self.mc_spec = mc.get("spec") or {}
-            else:
-                self.mc_spec = OUR_CONTENT
+        self._read_machine_config(deadline, progress)
         events: queue.Queue = queue.Queue()
         pool_res, node_res = retry_while_unavailable(lambda: (
             self.dyn.resources.get(api_version=MC_API, kind="MachineConfigPool"),
@@ -265,20 +271,7 @@ class PoolWaiter:
                         batch.append(events.get_nowait())
                     except queue.Empty:
                         break
-                for kind, typ, obj in batch:
-                    if typ == "DENIED":
-                        raise PermissionError(f"the API server refused to let us watch {kind}s: {obj}")
-                    store = self.pools if kind == "pool" else self.nodes
-                    if typ == "SYNC":
-                        store.clear()
-                        store.update({o["metadata"]["name"]: o for o in obj})
-                        synced.add(kind)
-                    elif typ == "DELETED":
-                        store.pop(obj["metadata"]["name"], None)
-                    else:
-                        store[obj["metadata"]["name"]] = obj
-                    if kind == "node":
-                        self._track_readiness(obj if typ != "SYNC" else None)
+                self._take(batch, synced)
                 if synced != {"pool", "node"}:
                     continue
                 if timeout == 0:  # automatic: sized by the pools' machine counts and maxUnavailable

@@ -120,12 +120,14 @@ missing_namespaces:
 
 import json
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_HANDLER,
+    DEFAULT_RUNTIME_CLASS,
     MANAGED_BY,
-    leave_foreign,
-    refuse_foreign,
+    RUNTIME_CLASS_API,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import leave_foreign, refuse_foreign
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
     API,
     POLICY_NAMES,
@@ -138,7 +140,6 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     settings,
 )
 
-RUNTIME_CLASS_API = "node.k8s.io/v1"
 NOT_SERVED = ("the admission policy needs ValidatingAdmissionPolicy in admissionregistration.k8s.io/v1, which "
               "OpenShift serves from 4.17 (Kubernetes 1.30); this cluster does not serve it. Upgrade the cluster, or "
               "leave the policy unset")
@@ -190,12 +191,15 @@ def missing_namespaces(cluster: Cluster, names: list[str]) -> list[str]:
             if cluster.get("v1", "Namespace", name) is None:
                 missing.append(name)
         except ClusterError as e:
-            cluster.module.warn(f"cannot check whether the allowed namespace {name} exists: {e}")
+            cluster.task.warn(f"cannot check whether the allowed namespace {name} exists: {e}")
     return missing
 
 
 def ensure(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    """Checks the names and settings, finds the policy to apply (given, recorded, or none), refuses another's
+    objects of its names, applies the policies and bindings (deleting those no longer needed), and records the
+    settings on the collection's RuntimeClass."""
+    p = cluster.task.params
     rc_name, handler = p["runtime_class_name"], p["handler"]
     policy = p["policy"]
     try:
@@ -224,23 +228,36 @@ def ensure(cluster: Cluster) -> dict:
         desired = objects(resolved, rc_name, handler)
     except PolicyError as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
+    changed, results, diffs = apply_objects(cluster, desired, p["adopt"])
+    if is_ours(runtime_class):
+        c, d = record(cluster, runtime_class, json.dumps(resolved, sort_keys=True) if desired else None)
+        changed |= c
+        diffs += d
+    missing = warn_missing_namespaces(cluster, resolved) if desired else []
+    return {"changed": changed, "result": results, "settings": resolved if desired else None,
+            "source": source if desired else None, "missing_namespaces": missing,
+            "diff": {"before": [d.get("before") for d in diffs if d], "after": [d.get("after") for d in diffs if d]}}
+
+
+def apply_objects(cluster: Cluster, desired: list[dict], adopt: bool) -> tuple[bool, list[dict], list[dict]]:
+    """Applies the desired policies and bindings, and deletes the collection's that are no longer needed. Only the
+    collection's own (labelled) objects: another's of its names is refused before any change unless adopted, and
+    left alone by a removal."""
     changed, results, diffs = False, [], []
     names = {o["metadata"]["name"] for o in desired}
-    # Only the collection's own (labelled) policy objects: another's of its names is refused before any change
-    # unless adopted, and left alone by a removal.
     foreign = set()
     for name in POLICY_NAMES:
         for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
             existing = cluster.get(API, kind, name)
             if existing is not None and not is_ours(existing):
-                if name in names and not p["adopt"]:
+                if name in names and not adopt:
                     raise ClusterError(refuse_foreign(kind, name))
                 foreign.add((kind, name))
     for name in POLICY_NAMES:  # a policy no longer needed (no rules, or no namespaces or users rule): binding first
         if name not in names:
             for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
                 if (kind, name) in foreign:
-                    cluster.module.warn(leave_foreign(kind, name))
+                    cluster.task.warn(leave_foreign(kind, name))
                     continue
                 c, d = cluster.delete(API, kind, name)
                 changed |= c
@@ -250,40 +267,43 @@ def ensure(cluster: Cluster) -> dict:
         changed |= c
         results.append(result)
         diffs.append(d)
-    if is_ours(runtime_class):
-        record = json.dumps(resolved, sort_keys=True) if desired else None
-        if annotation(runtime_class) != record:
-            cluster.patch(RUNTIME_CLASS_API, "RuntimeClass", rc_name,
-                          {"metadata": {"annotations": {SETTINGS_ANNOTATION: record}}})
-            changed = True
-            diffs.append({"before": {"runtime_class": {SETTINGS_ANNOTATION: annotation(runtime_class)}},
-                          "after": {"runtime_class": {SETTINGS_ANNOTATION: record}}})
-    missing = []
-    if desired and "namespaces" in settings(resolved)["modes"]:
-        missing = missing_namespaces(cluster, settings(resolved)["allowed_namespaces"])
-        for name in missing:
-            cluster.module.warn(f"sandboxed_containers_policy.allowed_namespaces: the namespace {name} does not "
-                                "exist; whoever creates it may run sandboxed pods there. Create it now (or remove "
-                                "the name), or label the namespaces instead")
-    out = {"changed": changed, "result": results, "settings": resolved if desired else None,
-           "source": source if desired else None, "missing_namespaces": missing}
-    if cluster.module._diff:
-        out["diff"] = {"before": [d.get("before") for d in diffs if d], "after": [d.get("after") for d in diffs if d]}
-    return out
+    return changed, results, diffs
+
+
+def record(cluster: Cluster, runtime_class: dict, text: str | None) -> tuple[bool, list[dict]]:
+    """Records the policy's settings on the collection's RuntimeClass, where a later run restores a policy deleted
+    by hand from; None removes the record."""
+    if annotation(runtime_class) == text:
+        return False, []
+    cluster.patch(RUNTIME_CLASS_API, "RuntimeClass", runtime_class["metadata"]["name"],
+                  {"metadata": {"annotations": {SETTINGS_ANNOTATION: text}}})
+    return True, [{"before": {"runtime_class": {SETTINGS_ANNOTATION: annotation(runtime_class)}},
+                   "after": {"runtime_class": {SETTINGS_ANNOTATION: text}}}]
+
+
+def warn_missing_namespaces(cluster: Cluster, resolved: dict) -> list[str]:
+    """The allowed namespaces that do not exist, each with a warning: whoever creates one may run sandboxed pods."""
+    if "namespaces" not in settings(resolved)["modes"]:
+        return []
+    missing = missing_namespaces(cluster, settings(resolved)["allowed_namespaces"])
+    for name in missing:
+        cluster.task.warn(f"sandboxed_containers_policy.allowed_namespaces: the namespace {name} does not "
+                          "exist; whoever creates it may run sandboxed pods there. Create it now (or remove "
+                          "the name), or label the namespaces instead")
+    return missing
+
+
+ARGUMENT_SPEC = {
+    "policy": {"type": "dict", "options": POLICY_OPTIONS},
+    "runtime_class_name": {"type": "str", "default": DEFAULT_RUNTIME_CLASS},
+    "handler": {"type": "str", "default": DEFAULT_HANDLER},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "adopt": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "policy": {"type": "dict", "options": POLICY_OPTIONS},
-            "runtime_class_name": {"type": "str", "default": "kata"},
-            "handler": {"type": "str", "default": "kata"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "adopt": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    run(module, ensure)
+    run_module(ARGUMENT_SPEC, ensure)
 
 
 if __name__ == "__main__":

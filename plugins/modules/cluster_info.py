@@ -75,7 +75,7 @@ msg:
 """
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._connection import PLAY_VARIABLES
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
 from ansible_collections.sandboxed.containers.plugins.module_utils._platform import cluster_release
 
 
@@ -104,9 +104,11 @@ def identify(cluster: Cluster) -> dict:
     }
 
 
+ARGUMENT_SPEC = {}
+
+
 def main() -> None:
-    module = new_module({}, supports_check_mode=True)
-    run(module, identify)
+    run_module(ARGUMENT_SPEC, identify)
 
 
 if __name__ == "__main__":

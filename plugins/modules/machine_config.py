@@ -106,10 +106,13 @@ diff:
 """
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._crio import DropinError, check_crio_dropin
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_HANDLER,
     MACHINE_CONFIG_NAME,
     MC_API,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     is_managed,
     leave_foreign,
     machine_config,
@@ -119,15 +122,15 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._version impo
 
 
 def ensure(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    p = cluster.task.params
     existing = cluster.get(MC_API, "MachineConfig", p["name"])
     if p["state"] == "absent":
         if existing is not None and not is_managed(existing):
             # Someone else's: never the collection's to delete.
-            cluster.module.warn(leave_foreign("MachineConfig", p["name"]))
+            cluster.task.warn(leave_foreign("MachineConfig", p["name"]))
             return {"changed": False, "result": {}, "msg": leave_foreign("MachineConfig", p["name"])}
         changed, diff = cluster.delete(MC_API, "MachineConfig", p["name"])
-        return {"changed": changed, "result": {}, **({"diff": diff} if cluster.module._diff else {})}
+        return {"changed": changed, "result": {}, "diff": diff}
     try:
         check_crio_dropin(p["crio_dropin"], p["handler"])
     except DropinError as e:
@@ -137,28 +140,24 @@ def ensure(cluster: Cluster) -> dict:
     mc = machine_config(p["role"], p["crio_dropin"], name=p["name"], extensions=p["extensions"],
                         version=p["version"] or COLLECTION_VERSION)
     changed, result, diff = cluster.apply(mc)
-    out = {"changed": changed, "result": result}
-    if cluster.module._diff:
-        out["diff"] = diff
-    return out
+    return {"changed": changed, "result": result, "diff": diff}
+
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "default": MACHINE_CONFIG_NAME},
+    "role": {"type": "str"},
+    "crio_dropin": {"type": "str"},
+    "handler": {"type": "str", "default": DEFAULT_HANDLER},
+    "extensions": {"type": "list", "elements": "str", "default": ["sandboxed-containers"]},
+    "version": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "adopt": {"type": "bool", "default": False},
+}
+VALIDATION = {"required_if": [("state", "present", ("role", "crio_dropin"))]}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "name": {"type": "str", "default": MACHINE_CONFIG_NAME},
-            "role": {"type": "str"},
-            "crio_dropin": {"type": "str"},
-            "handler": {"type": "str", "default": "kata"},
-            "extensions": {"type": "list", "elements": "str", "default": ["sandboxed-containers"]},
-            "version": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "adopt": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-        required_if=[("state", "present", ("role", "crio_dropin"))],
-    )
-    run(module, ensure)
+    run_module(ARGUMENT_SPEC, ensure, **VALIDATION)
 
 
 if __name__ == "__main__":

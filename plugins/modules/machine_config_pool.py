@@ -81,36 +81,40 @@ diff:
   type: dict
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import DEFAULT_POOL_NAME, MC_API
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
-    MC_API,
     custom_pool,
     is_managed,
     leave_foreign,
     refuse_foreign,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import (
+    MaxUnavailableError,
+    parse_max_unavailable,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
 
 def ensure(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    p = cluster.task.params
     name = p["name"]
     if p["state"] == "absent":
         pools = cluster.list(MC_API, "MachineConfigPool")
         existing = next((x for x in pools if x["metadata"]["name"] == name), None)
         if existing is not None and not is_managed(existing):
             # The operator's or an administrator's: never the collection's to delete.
-            cluster.module.warn(leave_foreign("MachineConfigPool", name))
+            cluster.task.warn(leave_foreign("MachineConfigPool", name))
             return {"changed": False, "result": {}, "msg": leave_foreign("MachineConfigPool", name)}
         if existing is not None:
             members = pool_members(name, cluster.list("v1", "Node"), pools)
-            if members and cluster.module.check_mode:
+            if members and cluster.task.check_mode:
                 # The steps before this one moved its nodes out only in a dry run: say what a real run does.
                 return {"changed": True, "result": {},
                         "msg": f"would delete pool {name} once its nodes "
                                f"({', '.join(n['metadata']['name'] for n in members)}) have left it",
-                        **({"diff": {"before": existing, "after": {}}} if cluster.module._diff else {})}
+                        "diff": {"before": existing, "after": {}}}
             if members:
                 raise ClusterError(
                     f"pool {name} still has nodes ({', '.join(n['metadata']['name'] for n in members)}); deleting it "
@@ -118,30 +122,30 @@ def ensure(cluster: Cluster) -> dict:
                     "until they are back in the worker pool first"
                 )
         changed, diff = cluster.delete(MC_API, "MachineConfigPool", name)
-        return {"changed": changed, "result": {}, **({"diff": diff} if cluster.module._diff else {})}
+        return {"changed": changed, "result": {}, "diff": diff}
     existing = cluster.get(MC_API, "MachineConfigPool", name)
     if existing is not None and not is_managed(existing) and not p["adopt"]:
         raise ClusterError(refuse_foreign("MachineConfigPool", name))
-    mu = p["max_unavailable"]
-    if isinstance(mu, str) and mu.isdigit():
-        mu = int(mu)
+    try:
+        mu = parse_max_unavailable(p["max_unavailable"])
+    except MaxUnavailableError as e:
+        raise ClusterError(f"{e}; nothing was changed") from None
     pool = custom_pool(name, max_unavailable=mu, version=p["version"] or COLLECTION_VERSION)
     changed, result, diff = cluster.apply(pool)
-    return {"changed": changed, "result": result, **({"diff": diff} if cluster.module._diff else {})}
+    return {"changed": changed, "result": result, "diff": diff}
+
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "default": DEFAULT_POOL_NAME},
+    "max_unavailable": {"type": "raw"},
+    "version": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "adopt": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "name": {"type": "str", "default": "kata-oc"},
-            "max_unavailable": {"type": "raw"},
-            "version": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "adopt": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    run(module, ensure)
+    run_module(ARGUMENT_SPEC, ensure)
 
 
 if __name__ == "__main__":

@@ -63,28 +63,25 @@ diff:
   type: dict
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import HANDLER_LABEL
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, run_module
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import DEFAULT_HANDLER, HANDLER_LABEL
 
 
 def ensure(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    p = cluster.task.params
     add, remove, having = cluster.label_exactly(HANDLER_LABEL, p["handler"], p["nodes"])
-    out = {"changed": bool(add or remove), "labelled": add, "unlabelled": remove}
-    if cluster.module._diff:
-        out["diff"] = {"before": {HANDLER_LABEL: having}, "after": {HANDLER_LABEL: sorted(set(p["nodes"]))}}
-    return out
+    return {"changed": bool(add or remove), "labelled": add, "unlabelled": remove,
+            "diff": {"before": {HANDLER_LABEL: having}, "after": {HANDLER_LABEL: sorted(set(p["nodes"]))}}}
+
+
+ARGUMENT_SPEC = {
+    "handler": {"type": "str", "default": DEFAULT_HANDLER},
+    "nodes": {"type": "list", "elements": "str", "required": True},
+}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "handler": {"type": "str", "default": "kata"},
-            "nodes": {"type": "list", "elements": "str", "required": True},
-        },
-        supports_check_mode=True,
-    )
-    run(module, ensure)
+    run_module(ARGUMENT_SPEC, ensure)
 
 
 if __name__ == "__main__":

@@ -61,29 +61,26 @@ diff:
   type: dict
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import node_role_label
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, run_module
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import node_role_label
 
 
 def ensure(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    p = cluster.task.params
     key = node_role_label(p["pool"])
     add, remove, having = cluster.label_exactly(key, "", p["nodes"])
-    out = {"changed": bool(add or remove), "labelled": add, "unlabelled": remove}
-    if cluster.module._diff:
-        out["diff"] = {"before": {key: having}, "after": {key: sorted(set(p["nodes"]))}}
-    return out
+    return {"changed": bool(add or remove), "labelled": add, "unlabelled": remove,
+            "diff": {"before": {key: having}, "after": {key: sorted(set(p["nodes"]))}}}
+
+
+ARGUMENT_SPEC = {
+    "pool": {"type": "str", "required": True},
+    "nodes": {"type": "list", "elements": "str", "required": True},
+}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "pool": {"type": "str", "required": True},
-            "nodes": {"type": "list", "elements": "str", "required": True},
-        },
-        supports_check_mode=True,
-    )
-    run(module, ensure)
+    run_module(ARGUMENT_SPEC, ensure)
 
 
 if __name__ == "__main__":

@@ -128,3 +128,16 @@ state:
   returned: always
   type: str
 """
+
+# The options the action plugin (plugins/action/pool_wait.py) validates the task against, besides kubernetes.core's
+# auth options: the wait runs on the controller, and this file holds no code that runs in a module process.
+ARGUMENT_SPEC = {
+    "pools": {"type": "list", "elements": "str", "required": True},
+    "machine_config": {"type": "str"},
+    "present": {"type": "bool", "default": True},
+    "absent_from": {"type": "list", "elements": "str", "default": []},
+    "phase": {"type": "str", "choices": ["rendered", "rolled_out"], "default": "rolled_out"},
+    "timeout": {"type": "int", "default": 0},
+    "progress_interval": {"type": "int", "default": 60},
+    "reboot_timeout": {"type": "int", "default": 900},
+}

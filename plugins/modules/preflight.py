@@ -303,21 +303,30 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     ApiNotServed,
     Cluster,
     ClusterError,
-    new_module,
-    run,
+    run_module,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_HANDLER,
+    DEFAULT_POOL_NAME,
+    DEFAULT_RUNTIME_CLASS,
+    HANDLER_LABEL,
+    MACHINE_CONFIG_NAME,
+    MC_API,
+    ROLE_LABEL,
+    RUNTIME_CLASS_API,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
-    HANDLER_LABEL,
-    MC_API,
-    POLICY_NAMES,
-    ROLE_LABEL,
     custom_pool,
     is_managed,
     machine_config,
     runtime_class,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._platform import cluster_release
-from ansible_collections.sandboxed.containers.plugins.module_utils._policy import POLICY_OPTIONS, PolicyError
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
+    POLICY_NAMES,
+    POLICY_OPTIONS,
+    PolicyError,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import settings as policy_settings
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
     Facts,
@@ -331,6 +340,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._preflight im
 )
 
 POLICY_API = "admissionregistration.k8s.io/v1"
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import parse_max_unavailable
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import version_of
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 
@@ -366,7 +376,7 @@ def read_facts(cluster: Cluster, machine_config_name: str) -> Facts:
         release=read_release(cluster),
         serves_admission_policy=cluster.serves("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
         machine_os_configs=optional_list(cluster, MC_API, "MachineOSConfig"),
-        runtime_classes=cluster.list("node.k8s.io/v1", "RuntimeClass"),
+        runtime_classes=cluster.list(RUNTIME_CLASS_API, "RuntimeClass"),
         container_runtime_configs=optional_list(cluster, MC_API, "ContainerRuntimeConfig"),
         policy_objects=read_policy_objects(cluster),
     )
@@ -385,8 +395,8 @@ def read_policy_objects(cluster: Cluster) -> list[dict]:
     return found
 
 
-def check(cluster: Cluster) -> dict:
-    p = cluster.module.params
+def checked_settings(p: dict) -> Settings:
+    """The settings, checked before the cluster is even read: bad input is reported before anything else."""
     op = p["operation"]
     policy = p["policy"] if op != "uninstall" else None
     settings = Settings(
@@ -399,62 +409,82 @@ def check(cluster: Cluster) -> dict:
     )
     try:
         if op != "uninstall":
-            validate_settings(settings)  # bad input is reported before the cluster is even read
+            validate_settings(settings)
             # A handler that runs without a VM would make the runtime class a sandbox in name only.
             check_dropin_runtime(p["crio_dropin"], p["handler"], p["allow_non_vm_runtime"])
             if policy is not None:
                 policy_settings(policy)  # applied later in the run: a mistake in it must stop it here
     except (PreflightError, PolicyError) as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
+    return settings
+
+
+def check(cluster: Cluster) -> dict:
+    """Checks the settings, reads the cluster, then plans the removal or the installation (changes nothing)."""
+    p = cluster.task.params
+    op = p["operation"]
+    settings = checked_settings(p)
     facts = read_facts(cluster, p["machine_config_name"])
     if op != "uninstall" and any(is_managed(x) and x["metadata"]["name"] != p["runtime_class_name"]
                                  for x in facts.runtime_classes):
         facts.pods = cluster.list("v1", "Pod")  # a renamed runtime class: refused while pods use the old one
     labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {})[HANDLER_LABEL] for n in facts.nodes
               if HANDLER_LABEL in (n["metadata"].get("labels") or {})}
-    current_pool = next((x for x in facts.pools if x["metadata"]["name"] == p["pool_name"]), None)
     rc = next((x for x in facts.runtime_classes if x["metadata"]["name"] == p["runtime_class_name"]), None)
-    current_mc = facts.current_mc
-    installed = {
-        "machine_config": {"name": p["machine_config_name"], "version": version_of(current_mc)} if current_mc else None,
-        "pool": {"name": p["pool_name"], "version": version_of(current_pool)} if current_pool else None,
-        "runtime_class": {"name": p["runtime_class_name"], "version": version_of(rc)} if rc else None,
-    }
-    out = {"changed": False, "api_host": cluster.host, "installed": installed, "operation": op,
-           "admission_policy_served": facts.serves_admission_policy,
-           "handler_labelled": sorted(labels)}
+    out = {"changed": False, "api_host": cluster.host, "installed": installed_objects(p, facts, rc), "operation": op,
+           "admission_policy_served": facts.serves_admission_policy, "handler_labelled": sorted(labels)}
     try:
         if op == "uninstall":
             removal = decide_uninstall(facts, pool_name=p["pool_name"], runtime_class=p["runtime_class_name"],
                                        pods=cluster.list("v1", "Pod"), force=p["force"], handler=p["handler"])
             return {**out, **removal.as_dict(), "runtime_class_exists": rc is not None,
                     "release": facts.release.text if facts.release else None}
-        if op == "upgrade" and current_mc is None:
-            raise PreflightError("sandboxed containers are not installed here (no MachineConfig "
-                                 f"{p['machine_config_name']}); run playbooks/install.yml")
-        kinds = {"machine_config": "MachineConfig", "pool": "MachineConfigPool", "runtime_class": "RuntimeClass"}
-        versions = check_versions(
-            {f"{kinds[k]} {v['name']}": v["version"] for k, v in installed.items() if v}, COLLECTION_VERSION,
-            p["allow_downgrade"])
-        d = decide(settings, facts, operation=op)
+        return {**out, **plan_installation(cluster, settings, facts, rc, labels, out["installed"])}
     except PreflightError as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
+
+
+def installed_objects(p: dict, facts: Facts, rc: dict | None) -> dict:
+    """The collection's objects found, with the version that wrote each."""
+    pool = next((x for x in facts.pools if x["metadata"]["name"] == p["pool_name"]), None)
+    mc = facts.current_mc
+    return {
+        "machine_config": {"name": p["machine_config_name"], "version": version_of(mc)} if mc else None,
+        "pool": {"name": p["pool_name"], "version": version_of(pool)} if pool else None,
+        "runtime_class": {"name": p["runtime_class_name"], "version": version_of(rc)} if rc else None,
+    }
+
+
+def plan_installation(cluster: Cluster, settings: Settings, facts: Facts, rc: dict | None, labels: dict[str, str],
+                      installed: dict) -> dict:
+    """The install's (or upgrade's) decision, what the handler-label steps have to do, and each object's change."""
+    p = cluster.task.params
+    if p["operation"] == "upgrade" and facts.current_mc is None:
+        raise PreflightError("sandboxed containers are not installed here (no MachineConfig "
+                             f"{p['machine_config_name']}); run playbooks/install.yml")
+    kinds = {"machine_config": "MachineConfig", "pool": "MachineConfigPool", "runtime_class": "RuntimeClass"}
+    versions = check_versions(
+        {f"{kinds[k]} {v['name']}": v["version"] for k, v in installed.items() if v}, COLLECTION_VERSION,
+        p["allow_downgrade"])
+    d = decide(settings, facts, operation=p["operation"])
     for w in d.warnings:
-        cluster.module.warn(w)
+        cluster.task.warn(w)
     decision = d.as_dict()
-    decision.pop("warnings")  # given through module.warn above
+    decision.pop("warnings")  # given through the task's warnings above
     # What the handler label steps have to do, so that a run with nothing to do skips them.
     decision["handler_label_remove_first"] = sorted(set(labels) - set(d.plan["handler_kept"]))
     decision["handler_label_changes"] = labels != dict.fromkeys(d.plan["handler"], p["handler"])
-    desired_pool = custom_pool(p["pool_name"], max_unavailable=_int(p["max_unavailable"])) if d.custom_pool else None
+    current_pool = next((x for x in facts.pools if x["metadata"]["name"] == p["pool_name"]), None)
+    desired_pool = (custom_pool(p["pool_name"], max_unavailable=parse_max_unavailable(p["max_unavailable"]))
+                    if d.custom_pool else None)
     changes = object_changes(
-        current_mc=current_mc, desired_mc=machine_config(d.role, p["crio_dropin"], extensions=[d.extension]),
+        current_mc=facts.current_mc, desired_mc=machine_config(d.role, p["crio_dropin"], extensions=[d.extension]),
         current_pool=current_pool if (d.custom_pool or d.transition == "to_worker") else None,
         desired_pool=desired_pool,
         current_rc=rc, desired_rc=runtime_class(p["runtime_class_name"], p["handler"], p["overhead"],
                                                 tolerations=p["tolerations"] or None),
         stale_runtime_classes=d.stale_runtime_classes)
-    return {**out, **decision, "changes": changes, "versions": versions}
+    return {**decision, "changes": changes, "versions": versions}
 
 
 def check_dropin_runtime(dropin: str | None, handler: str, allow_non_vm_runtime: bool) -> None:
@@ -466,35 +496,30 @@ def check_dropin_runtime(dropin: str | None, handler: str, allow_non_vm_runtime:
         raise PreflightError(f"{e} (check sandboxed_containers_crio_*)") from None
 
 
-def _int(v):
-    return int(v) if isinstance(v, str) and v.isdigit() else v
+ARGUMENT_SPEC = {
+    "operation": {"type": "str", "choices": ["install", "upgrade", "uninstall"], "default": "install"},
+    "node_selector": {"type": "dict", "default": {}},
+    "pool_name": {"type": "str", "default": DEFAULT_POOL_NAME},
+    "runtime_class_name": {"type": "str", "default": DEFAULT_RUNTIME_CLASS},
+    "handler": {"type": "str", "default": DEFAULT_HANDLER},
+    "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
+    "tolerations": {"type": "list", "elements": "dict", "default": []},
+    "crio_dropin": {"type": "str"},
+    "allow_non_vm_runtime": {"type": "bool", "default": False},
+    "max_unavailable": {"type": "raw"},
+    "virtualization_check": {"type": "str", "choices": ["fail", "warn", "ignore"], "default": "fail"},
+    "unsupported_architecture": {"type": "str", "choices": ["fail", "exclude"], "default": "fail"},
+    "machine_config_name": {"type": "str", "default": MACHINE_CONFIG_NAME},
+    "force": {"type": "bool", "default": False},
+    "allow_downgrade": {"type": "bool", "default": False},
+    "policy": {"type": "dict", "options": POLICY_OPTIONS},
+    "adopt": {"type": "bool", "default": False},
+}
+VALIDATION = {"required_if": [("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))]}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "operation": {"type": "str", "choices": ["install", "upgrade", "uninstall"], "default": "install"},
-            "node_selector": {"type": "dict", "default": {}},
-            "pool_name": {"type": "str", "default": "kata-oc"},
-            "runtime_class_name": {"type": "str", "default": "kata"},
-            "handler": {"type": "str", "default": "kata"},
-            "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
-            "tolerations": {"type": "list", "elements": "dict", "default": []},
-            "crio_dropin": {"type": "str"},
-            "allow_non_vm_runtime": {"type": "bool", "default": False},
-            "max_unavailable": {"type": "raw"},
-            "virtualization_check": {"type": "str", "choices": ["fail", "warn", "ignore"], "default": "fail"},
-            "unsupported_architecture": {"type": "str", "choices": ["fail", "exclude"], "default": "fail"},
-            "machine_config_name": {"type": "str", "default": "50-sandboxed-containers"},
-            "force": {"type": "bool", "default": False},
-            "allow_downgrade": {"type": "bool", "default": False},
-            "policy": {"type": "dict", "options": POLICY_OPTIONS},
-            "adopt": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-        required_if=[("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))],
-    )
-    run(module, check)
+    run_module(ARGUMENT_SPEC, check, **VALIDATION)
 
 
 if __name__ == "__main__":

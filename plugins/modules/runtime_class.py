@@ -91,7 +91,12 @@ diff:
   type: dict
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_HANDLER,
+    DEFAULT_RUNTIME_CLASS,
+    RUNTIME_CLASS_API,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._objects import (
     is_managed,
     leave_foreign,
@@ -99,29 +104,20 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._objects impo
     runtime_class,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._quantity import QuantityError, validate_overhead
+from ansible_collections.sandboxed.containers.plugins.module_utils._status import pod_ref, pods_using
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
-
-API = "node.k8s.io/v1"
-
-
-def pods_using(cluster: Cluster, name: str) -> list[str]:
-    return sorted(
-        f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in cluster.list("v1", "Pod")
-        if (p.get("spec") or {}).get("runtimeClassName") == name
-    )
 
 
 def ensure(cluster: Cluster) -> dict:
-    p = cluster.module.params
-    diff_on = cluster.module._diff
-    existing = cluster.get(API, "RuntimeClass", p["name"])
+    p = cluster.task.params
+    existing = cluster.get(RUNTIME_CLASS_API, "RuntimeClass", p["name"])
     if p["state"] == "absent":
         if existing is not None and not is_managed(existing):
             # The operator's or an administrator's: never the collection's to delete.
-            cluster.module.warn(leave_foreign("RuntimeClass", p["name"]))
+            cluster.task.warn(leave_foreign("RuntimeClass", p["name"]))
             return {"changed": False, "result": {}, "msg": leave_foreign("RuntimeClass", p["name"])}
-        changed, diff = cluster.delete(API, "RuntimeClass", p["name"])
-        return {"changed": changed, "result": {}, **({"diff": diff} if diff_on else {})}
+        changed, diff = cluster.delete(RUNTIME_CLASS_API, "RuntimeClass", p["name"])
+        return {"changed": changed, "result": {}, "diff": diff}
     try:
         overhead = validate_overhead(p["overhead"])
     except QuantityError as e:
@@ -131,34 +127,33 @@ def ensure(cluster: Cluster) -> dict:
     desired = runtime_class(p["name"], p["handler"], overhead, tolerations=p["tolerations"],
                             version=p["version"] or COLLECTION_VERSION)
     if existing and existing.get("handler") != p["handler"]:
-        users = pods_using(cluster, p["name"])
+        users = sorted(pod_ref(pod) for pod in pods_using(cluster.list("v1", "Pod"), p["name"]))
         if users:
             raise ClusterError(
                 f"RuntimeClass {p['name']} has handler {existing.get('handler')!r}, which cannot be changed in place, "
                 f"and pods use it: {', '.join(users)}. Delete those pods, then run again"
             )
-        cluster.delete(API, "RuntimeClass", p["name"])
-        if cluster.module.check_mode:
+        cluster.delete(RUNTIME_CLASS_API, "RuntimeClass", p["name"])
+        if cluster.task.check_mode:
             return {"changed": True, "result": desired,
-                    **({"diff": {"before": existing, "after": desired}} if diff_on else {})}
+                    "diff": {"before": existing, "after": desired}}
     changed, result, diff = cluster.apply(desired)
-    return {"changed": changed, "result": result, **({"diff": diff} if diff_on else {})}
+    return {"changed": changed, "result": result, "diff": diff}
+
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "default": DEFAULT_RUNTIME_CLASS},
+    "handler": {"type": "str", "default": DEFAULT_HANDLER},
+    "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
+    "tolerations": {"type": "list", "elements": "dict", "default": []},
+    "version": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "adopt": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = new_module(
-        {
-            "name": {"type": "str", "default": "kata"},
-            "handler": {"type": "str", "default": "kata"},
-            "overhead": {"type": "dict", "default": {"cpu": "250m", "memory": "350Mi"}},
-            "tolerations": {"type": "list", "elements": "dict", "default": []},
-            "version": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "adopt": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    run(module, ensure)
+    run_module(ARGUMENT_SPEC, ensure)
 
 
 if __name__ == "__main__":

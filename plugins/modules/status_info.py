@@ -147,8 +147,16 @@ policy:
 
 import json
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, new_module, run
-from ansible_collections.sandboxed.containers.plugins.module_utils._objects import MANAGED_BY, MC_API, ROLE_LABEL
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_POOL_NAME,
+    DEFAULT_RUNTIME_CLASS,
+    MACHINE_CONFIG_NAME,
+    MANAGED_BY,
+    MC_API,
+    ROLE_LABEL,
+    RUNTIME_CLASS_API,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import API as POLICY_API
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
     HANDLER_POLICY_NAME,
@@ -158,6 +166,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
     counts,
     node_states,
+    pods_using,
     policy_summary,
     pool_summary,
     sources,
@@ -192,24 +201,24 @@ def policy_report(cluster: Cluster, rc: dict | None) -> dict:
                 if cluster.get("v1", "Namespace", name) is None:
                     missing.append(name)
             except ClusterError as e:
-                cluster.module.warn(f"cannot check whether the allowed namespace {name} exists: {e}")
+                cluster.task.warn(f"cannot check whether the allowed namespace {name} exists: {e}")
     summary = policy_summary(record, installed, missing)
     if summary["problems"]:
-        cluster.module.warn("the admission policy is not in force: " + "; ".join(summary["problems"]) +
-                            ". Run the install, upgrade or playbooks/policy.yml again to restore it")
+        cluster.task.warn("the admission policy is not in force: " + "; ".join(summary["problems"]) +
+                          ". Run the install, upgrade or playbooks/policy.yml again to restore it")
     for name in missing:
-        cluster.module.warn(f"sandboxed_containers_policy.allowed_namespaces: the namespace {name} does not exist; "
-                            "whoever creates it may run sandboxed pods there")
+        cluster.task.warn(f"sandboxed_containers_policy.allowed_namespaces: the namespace {name} does not exist; "
+                          "whoever creates it may run sandboxed pods there")
     return summary
 
 
 def report(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    p = cluster.task.params
     mc_name = p["machine_config_name"]
     nodes = cluster.list("v1", "Node")
     pools = cluster.list(MC_API, "MachineConfigPool")
     mc = cluster.get(MC_API, "MachineConfig", mc_name)
-    runtime_classes = cluster.list("node.k8s.io/v1", "RuntimeClass")
+    runtime_classes = cluster.list(RUNTIME_CLASS_API, "RuntimeClass")
     rc = next((x for x in runtime_classes if x["metadata"]["name"] == p["runtime_class_name"]), None)
     states = node_states(nodes, pools, mc_name)
     carrying = [x for x in pools if mc_name in sources(x)]
@@ -226,8 +235,7 @@ def report(cluster: Cluster) -> dict:
     pods = sorted(
         ({"namespace": x["metadata"]["namespace"], "name": x["metadata"]["name"],
           "node": (x.get("spec") or {}).get("nodeName"), "phase": (x.get("status") or {}).get("phase")}
-         for x in cluster.list("v1", "Pod")
-         if (x.get("spec") or {}).get("runtimeClassName") == p["runtime_class_name"]),
+         for x in pods_using(cluster.list("v1", "Pod"), p["runtime_class_name"])),
         key=lambda d: (d["namespace"], d["name"]),
     )
     in_target = [s for s in states if s["pool"] in {x["metadata"]["name"] for x in carrying}]
@@ -239,7 +247,7 @@ def report(cluster: Cluster) -> dict:
                     if x.get("handler") == handler and x["metadata"]["name"] != p["runtime_class_name"])
     gated = policy["in_force"] and any(o["name"] == HANDLER_POLICY_NAME and o["present"] for o in policy["objects"])
     for name in others:
-        cluster.module.warn(
+        cluster.task.warn(
             f"RuntimeClass {name} also has the handler {handler}: pods that name it run sandboxed too; "
             + ("the admission policy gates it like the collection's" if gated else
                "no admission policy gates it (set sandboxed_containers_policy with the namespaces or users mode), "
@@ -266,17 +274,16 @@ def report(cluster: Cluster) -> dict:
     }
 
 
+ARGUMENT_SPEC = {
+    "machine_config_name": {"type": "str", "default": MACHINE_CONFIG_NAME},
+    "pool_name": {"type": "str", "default": DEFAULT_POOL_NAME},
+    "runtime_class_name": {"type": "str", "default": DEFAULT_RUNTIME_CLASS},
+    "handler": {"type": "str"},
+}
+
+
 def main() -> None:
-    module = new_module(
-        {
-            "machine_config_name": {"type": "str", "default": "50-sandboxed-containers"},
-            "pool_name": {"type": "str", "default": "kata-oc"},
-            "runtime_class_name": {"type": "str", "default": "kata"},
-            "handler": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    run(module, report)
+    run_module(ARGUMENT_SPEC, report)
 
 
 if __name__ == "__main__":

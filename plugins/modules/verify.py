@@ -113,11 +113,11 @@ import time
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     Cluster,
     ClusterError,
-    DynamicApiError,
-    Urllib3HTTPError,
-    describe_api_error,
-    new_module,
-    run,
+    run_module,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_RUNTIME_CLASS,
+    RUNTIME_CLASS_API,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import matches
 
@@ -228,12 +228,8 @@ def failure_reason(cluster: Cluster, namespace: str, name: str) -> str | None:
 def read_log(cluster: Cluster, name: str, namespace: str) -> str:
     """The pod's log (pods/log, which the API server reads from the node's kubelet)."""
     res = cluster.resource("v1", "Pod")
-    try:
+    with cluster.errors(f"cannot read the log of pod {namespace}/{name}"):
         resp = res.log.get(name=name, namespace=namespace, serialize=False, query_params=[("container", "verify")])
-    except DynamicApiError as e:
-        raise ClusterError(describe_api_error(e)) from None
-    except (Urllib3HTTPError, OSError) as e:
-        raise ClusterError(cluster.unreachable(e)) from None
     data = getattr(resp, "data", resp)
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
 
@@ -255,11 +251,11 @@ def prepare_namespace(cluster: Cluster, p: dict) -> bool:
             raise ClusterError(problem)
         weaker = sorted(k for k, v in RESTRICTED.items() if labels.get(k) != v)
         if weaker:
-            cluster.module.warn(f"namespace {p['namespace']} is not labelled for the restricted Pod Security "
-                                f"profile ({', '.join(f'{k}=restricted' for k in weaker)} missing); verify's pods "
-                                "comply with it, label the namespace so that nothing else runs there with more")
+            cluster.task.warn(f"namespace {p['namespace']} is not labelled for the restricted Pod Security "
+                              f"profile ({', '.join(f'{k}=restricted' for k in weaker)} missing); verify's pods "
+                              "comply with it, label the namespace so that nothing else runs there with more")
         return False
-    if cluster.module.check_mode:
+    if cluster.task.check_mode:
         return False
     cluster.create(namespace(p["namespace"]))
     return True
@@ -281,58 +277,22 @@ def image_problem(image: str) -> str | None:
 
 
 def check(cluster: Cluster) -> dict:
-    p = cluster.module.params
+    """Checks the image and the nodes, prepares the namespace, runs one pod per node and tells from each pod's
+    log whether it ran in a VM; every pod, and a namespace it created, goes at the end whatever the outcome."""
+    p = cluster.task.params
     problem = image_problem(p["image"])
     if problem:
         raise ClusterError(f"{problem}; nothing was created")
     if "@sha256:" not in p["image"]:
-        cluster.module.warn(f"the verify image {p['image']} is a tag, which can change under you; pin a digest "
-                            "(<registry>/<repository>@sha256:<digest>)")
-    rc = cluster.get("node.k8s.io/v1", "RuntimeClass", p["runtime_class_name"])
-    if rc is None:
-        raise ClusterError(f"RuntimeClass {p['runtime_class_name']} does not exist; install first")
-    all_nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
-    nodes = p["nodes"]
-    if nodes:
-        unknown = sorted(set(nodes) - set(all_nodes))
-        if unknown:
-            raise ClusterError(f"no such nodes: {', '.join(unknown)}; the nodes are {', '.join(sorted(all_nodes))}")
-        nodes = sorted(set(nodes))
-    else:
-        sel = {"matchLabels": ((rc.get("scheduling") or {}).get("nodeSelector") or {})}
-        nodes = sorted(n for n, obj in all_nodes.items() if matches(sel, obj["metadata"].get("labels")))
-    if not nodes:
-        raise ClusterError(f"no node matches the scheduling of RuntimeClass {p['runtime_class_name']}")
+        cluster.task.warn(f"the verify image {p['image']} is a tag, which can change under you; pin a digest "
+                          "(<registry>/<repository>@sha256:<digest>)")
+    all_nodes, nodes = chosen_nodes(cluster, p)
     created_ns = prepare_namespace(cluster, p)  # refuses a foreign namespace before any pod exists
-    if cluster.module.check_mode:
+    if cluster.task.check_mode:
         return {"changed": False, "namespace_created": False,
                 "nodes": {n: {"ok": None, "phase": None, "reason": "check mode"} for n in nodes}}
-
-    results: dict[str, dict] = {}
     try:
-        # Pods from an interrupted run would hide the result of this one.
-        for n in nodes:
-            cluster.delete("v1", "Pod", pod_name(n), p["namespace"])
-        for n in nodes:
-            cluster.create(pod(n, p))
-        deadline = time.monotonic() + p["timeout"]
-        pending = set(nodes)
-        phases: dict[str, str | None] = {}
-        while pending and time.monotonic() < deadline:
-            for n in sorted(pending):
-                done, phases[n] = check_pod(cluster, p, n)
-                if done is not None:
-                    results[n] = done
-                    pending.discard(n)
-            if pending:
-                time.sleep(1)
-        for n in pending:
-            if phases.get(n) == "Running":
-                reason = "it runs but printed no kernel release and boot ID; use an image with sh, uname and cat"
-            else:
-                reason = failure_reason(cluster, p["namespace"], pod_name(n)) or "no event explains it"
-            results[n] = {"ok": False, "phase": phases.get(n) or "Pending", "kernel": None, "node_kernel": None,
-                          "reason": f"not running after {p['timeout']} s: {reason}"}
+        results = run_pods(cluster, p, nodes)
         # The nodes as they are now: a node that rebooted meanwhile has a new boot ID.
         now = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
         for n, r in results.items():
@@ -354,6 +314,55 @@ def check(cluster: Cluster) -> dict:
         out["msg"] = "sandboxed pods do not run on " + "; ".join(
             f"{n}: {r['reason']}" for n, r in sorted(failed.items()))
     return out
+
+
+def chosen_nodes(cluster: Cluster, p: dict) -> tuple[dict[str, dict], list[str]]:
+    """Every node by name, and the nodes to verify: those given, else those the RuntimeClass schedules onto."""
+    rc = cluster.get(RUNTIME_CLASS_API, "RuntimeClass", p["runtime_class_name"])
+    if rc is None:
+        raise ClusterError(f"RuntimeClass {p['runtime_class_name']} does not exist; install first")
+    all_nodes = {n["metadata"]["name"]: n for n in cluster.list("v1", "Node")}
+    nodes = p["nodes"]
+    if nodes:
+        unknown = sorted(set(nodes) - set(all_nodes))
+        if unknown:
+            raise ClusterError(f"no such nodes: {', '.join(unknown)}; the nodes are {', '.join(sorted(all_nodes))}")
+        nodes = sorted(set(nodes))
+    else:
+        sel = {"matchLabels": ((rc.get("scheduling") or {}).get("nodeSelector") or {})}
+        nodes = sorted(n for n, obj in all_nodes.items() if matches(sel, obj["metadata"].get("labels")))
+    if not nodes:
+        raise ClusterError(f"no node matches the scheduling of RuntimeClass {p['runtime_class_name']}")
+    return all_nodes, nodes
+
+
+def run_pods(cluster: Cluster, p: dict, nodes: list[str]) -> dict[str, dict]:
+    """One pod per node, each followed until it has told its kernel, failed, or the timeout passed."""
+    results: dict[str, dict] = {}
+    # Pods from an interrupted run would hide the result of this one.
+    for n in nodes:
+        cluster.delete("v1", "Pod", pod_name(n), p["namespace"])
+    for n in nodes:
+        cluster.create(pod(n, p))
+    deadline = time.monotonic() + p["timeout"]
+    pending = set(nodes)
+    phases: dict[str, str | None] = {}
+    while pending and time.monotonic() < deadline:
+        for n in sorted(pending):
+            done, phases[n] = check_pod(cluster, p, n)
+            if done is not None:
+                results[n] = done
+                pending.discard(n)
+        if pending:
+            time.sleep(1)
+    for n in pending:
+        if phases.get(n) == "Running":
+            reason = "it runs but printed no kernel release and boot ID; use an image with sh, uname and cat"
+        else:
+            reason = failure_reason(cluster, p["namespace"], pod_name(n)) or "no event explains it"
+        results[n] = {"ok": False, "phase": phases.get(n) or "Pending", "kernel": None, "node_kernel": None,
+                      "reason": f"not running after {p['timeout']} s: {reason}"}
+    return results
 
 
 def check_pod(cluster: Cluster, p: dict, node: str) -> tuple[dict | None, str | None]:
@@ -388,18 +397,17 @@ def check_pod(cluster: Cluster, p: dict, node: str) -> tuple[dict | None, str | 
     return None, phase
 
 
+ARGUMENT_SPEC = {
+    "runtime_class_name": {"type": "str", "default": DEFAULT_RUNTIME_CLASS},
+    "nodes": {"type": "list", "elements": "str", "default": []},
+    "namespace": {"type": "str", "default": "sandboxed-containers-verify"},
+    "image": {"type": "str", "required": True},
+    "timeout": {"type": "int", "default": 300},
+}
+
+
 def main() -> None:
-    module = new_module(
-        {
-            "runtime_class_name": {"type": "str", "default": "kata"},
-            "nodes": {"type": "list", "elements": "str", "default": []},
-            "namespace": {"type": "str", "default": "sandboxed-containers-verify"},
-            "image": {"type": "str", "required": True},
-            "timeout": {"type": "int", "default": 300},
-        },
-        supports_check_mode=True,
-    )
-    run(module, check)
+    run_module(ARGUMENT_SPEC, check)
 
 
 if __name__ == "__main__":

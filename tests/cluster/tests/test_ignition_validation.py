@@ -18,6 +18,7 @@ import yaml
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
 from ansible_collections.sandboxed.containers.plugins.module_utils._crio import OWN_KEYS, dropin_text
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import IGNITION_VERSION
 from localcluster.cluster import HERE, REPO
 from sim import topology
 
@@ -72,7 +73,7 @@ def test_collection_machine_configs_are_valid(validator):
     rc, results = validate(validator, mcs)
     assert [r["name"] for r in results] == [mc["metadata"]["name"] for mc in mcs]
     for r in results:
-        assert r["ignitionVersion"] == o.IGNITION_VERSION
+        assert r["ignitionVersion"] == IGNITION_VERSION
         assert (r["errors"], r["warnings"]) == ([], []), r
     assert rc == 0
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    CURRENT_CONFIG,
+    DESIRED_CONFIG,
+    MCD_REASON,
+    MCD_STATE,
+    ROLE_LABEL,
+    node_role_label,
+)
 
 DROPIN = """[crio.runtime.runtimes.kata]
 runtime_path = "/usr/bin/containerd-shim-kata-v2"
@@ -14,10 +21,10 @@ privileged_without_host_devices = true
 
 def node(name: str, *roles: str, state: str = "Done", current: str = "rendered-worker-1",
          desired: str | None = None, reason: str = "", **labels: str) -> dict:
-    lab = {"kubernetes.io/hostname": name, **{o.node_role_label(r): "" for r in roles}, **labels}
-    ann = {o.CURRENT_CONFIG: current, o.DESIRED_CONFIG: desired or current, o.MCD_STATE: state}
+    lab = {"kubernetes.io/hostname": name, **{node_role_label(r): "" for r in roles}, **labels}
+    ann = {CURRENT_CONFIG: current, DESIRED_CONFIG: desired or current, MCD_STATE: state}
     if reason:
-        ann[o.MCD_REASON] = reason
+        ann[MCD_REASON] = reason
     return {"metadata": {"name": name, "labels": lab, "annotations": ann}}
 
 
@@ -26,8 +33,8 @@ def pool(name: str, *, role_selector: dict | None = None, node_selector: dict | 
          observed: int | None = None, status_config: str | None = None, counts: tuple = (0, 0, 0, 0),
          conds: dict | None = None, paused: bool = False) -> dict:
     spec = {
-        "machineConfigSelector": role_selector or {"matchLabels": {o.ROLE_LABEL: name}},
-        "nodeSelector": node_selector or {"matchLabels": {o.node_role_label(name): ""}},
+        "machineConfigSelector": role_selector or {"matchLabels": {ROLE_LABEL: name}},
+        "nodeSelector": node_selector or {"matchLabels": {node_role_label(name): ""}},
         "paused": paused,
     }
     if target:

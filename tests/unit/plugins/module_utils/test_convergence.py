@@ -8,9 +8,11 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._convergence 
     RENDERED,
     assess,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import data_url
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import CRIO_DROPIN_PATH, MACHINE_CONFIG_NAME
 from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN, node, pool
 
-MC = o.MACHINE_CONFIG_NAME
+MC = MACHINE_CONFIG_NAME
 OURS = o.machine_config("worker", DROPIN)["spec"]
 RENDERED_WITH = {"extensions": ["sandboxed-containers"], "config": OURS["config"]}
 RENDERED_WITHOUT = {"extensions": [], "config": {"storage": {"files": []}}}
@@ -45,7 +47,7 @@ def test_stale_content_after_a_change_of_our_machine_config():
     # Upgrade: the pool lists our MachineConfig but targets a render of its old content.
     a = assess(converged_pool(), workers(), machine_config=MC, mc_spec=OURS,
                rendered_spec={"extensions": ["sandboxed-containers"], "config": {"storage": {"files": [
-                   {"path": o.CRIO_DROPIN_PATH, "contents": {"source": o.data_url("old")}}]}}})
+                   {"path": CRIO_DROPIN_PATH, "contents": {"source": data_url("old")}}]}}})
     assert a.state == PROGRESSING
     assert "current content" in a.waiting_for[0]
 

@@ -8,6 +8,13 @@ import pytest
 import yaml
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import data_url, decode_data_url
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    ROLE_LABEL,
+    RPM_DROPIN_PATH,
+    VERSION_ANNOTATION,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._rendered import rendered_carries, rendered_lacks
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
 from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN
 
@@ -21,31 +28,31 @@ def dropin() -> str:
 
 def test_machine_config_carries_the_extension_and_the_dropin(dropin):
     mc = o.machine_config("kata-oc", dropin)
-    assert mc["metadata"]["labels"][o.ROLE_LABEL] == "kata-oc"
+    assert mc["metadata"]["labels"][ROLE_LABEL] == "kata-oc"
     assert mc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "sandboxed.containers"
-    assert mc["metadata"]["annotations"][o.VERSION_ANNOTATION] == COLLECTION_VERSION
+    assert mc["metadata"]["annotations"][VERSION_ANNOTATION] == COLLECTION_VERSION
     assert mc["spec"]["extensions"] == ["sandboxed-containers"]
     assert re.match(r"^3\.\d+\.\d+$", mc["spec"]["config"]["ignition"]["version"])
     (f,) = mc["spec"]["config"]["storage"]["files"]
     # After the kata RPM's own 50-kata, so CRI-O reads ours last and its table wins; the RPM's file is not masked.
     assert f["path"] == "/etc/crio/crio.conf.d/51-sandboxed-containers"
-    assert sorted([f["path"], o.RPM_DROPIN_PATH]) == [o.RPM_DROPIN_PATH, f["path"]]
+    assert sorted([f["path"], RPM_DROPIN_PATH]) == [RPM_DROPIN_PATH, f["path"]]
     assert f["mode"] == 0o644 == 420
-    assert o.decode_data_url(f["contents"]["source"]) == dropin
-    table = tomllib.loads(o.decode_data_url(f["contents"]["source"]))["crio"]["runtime"]["runtimes"]["kata"]
+    assert decode_data_url(f["contents"]["source"]) == dropin
+    table = tomllib.loads(decode_data_url(f["contents"]["source"]))["crio"]["runtime"]["runtimes"]["kata"]
     assert table["runtime_type"] == "vm"
 
 
 def test_data_urls_round_trip_both_encodings():
     text = 'a = "b c"\n# ünïcode\n'
-    assert o.decode_data_url(o.data_url(text)) == text
-    assert o.decode_data_url("data:,a%20%3D%20%22b%22%0A") == 'a = "b"\n'
+    assert decode_data_url(data_url(text)) == text
+    assert decode_data_url("data:,a%20%3D%20%22b%22%0A") == 'a = "b"\n'
 
 
 def test_custom_pool_inherits_worker_and_selects_its_role_label():
     p = o.custom_pool("kata-oc", max_unavailable="25%")
     expr = p["spec"]["machineConfigSelector"]["matchExpressions"][0]
-    assert expr == {"key": o.ROLE_LABEL, "operator": "In", "values": ["worker", "kata-oc"]}
+    assert expr == {"key": ROLE_LABEL, "operator": "In", "values": ["worker", "kata-oc"]}
     assert p["spec"]["nodeSelector"] == {"matchLabels": {"node-role.kubernetes.io/kata-oc": ""}}
     assert p["spec"]["maxUnavailable"] == "25%"
     assert "maxUnavailable" not in o.custom_pool("kata-oc")["spec"]
@@ -65,14 +72,14 @@ def test_rendered_content_checks(dropin):
     ours = o.machine_config("worker", dropin)["spec"]
     rendered = {"extensions": ["usbguard", "sandboxed-containers"],
                 "config": {"storage": {"files": [
-                    {"path": "/etc/other", "contents": {"source": o.data_url("x")}},
+                    {"path": "/etc/other", "contents": {"source": data_url("x")}},
                     *ours["config"]["storage"]["files"]]}}}
-    assert o.rendered_carries(rendered, ours)
-    assert not o.rendered_lacks(rendered, ours)
+    assert rendered_carries(rendered, ours)
+    assert not rendered_lacks(rendered, ours)
     changed = o.machine_config("worker", dropin.replace("/run/vc", "/run/vc2"))["spec"]
-    assert not o.rendered_carries(rendered, changed)
+    assert not rendered_carries(rendered, changed)
     bare = {"extensions": ["usbguard"], "config": {"storage": {"files": []}}}
-    assert o.rendered_lacks(bare, ours) and not o.rendered_carries(bare, ours)
+    assert rendered_lacks(bare, ours) and not rendered_carries(bare, ours)
 
 
 def test_machine_config_takes_the_extension_name_of_the_os(dropin):

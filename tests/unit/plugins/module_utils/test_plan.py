@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import CRIO_DROPIN_PATH, ROLE_LABEL
 from ansible_collections.sandboxed.containers.plugins.module_utils._plan import plan
 from ansible_collections.sandboxed.containers.plugins.module_utils._platform import parse_release
 from ansible_collections.sandboxed.containers.plugins.module_utils._rendered import merge_order, reboots, render
@@ -10,10 +11,10 @@ BASE = [pool("master"), pool("worker")]
 NODES = [node("master-0", "master"), node("worker-0", "worker"), node("worker-1", "worker"),
          node("worker-2", "worker")]
 # The network operator's IPsec MachineConfig (cluster-network-operator 80-ipsec-worker-extensions, 4.15+).
-IPSEC = {"metadata": {"name": "80-ipsec-worker-extensions", "labels": {o.ROLE_LABEL: "worker"}},
+IPSEC = {"metadata": {"name": "80-ipsec-worker-extensions", "labels": {ROLE_LABEL: "worker"}},
          "spec": {"extensions": ["ipsec"], "config": {"ignition": {"version": "3.2.0"}}}}
 INFRA = pool("infra", role_selector={"matchExpressions": [
-    {"key": o.ROLE_LABEL, "operator": "In", "values": ["worker", "infra"]}]})
+    {"key": ROLE_LABEL, "operator": "In", "values": ["worker", "infra"]}]})
 
 
 def test_worker_path_reboots_every_worker_only():
@@ -64,7 +65,7 @@ def test_content_change_reboots_the_pool_overhead_does_not_matter():
     nodes = [node("worker-0", "worker", "kata-oc"), node("worker-1", "worker")]
     p = plan(nodes, [*BASE, cp], machine_configs=[old], current_mc=old, desired_mc=new, custom_pool=cp,
              chosen={"worker-0"})
-    assert p.reboot == ["worker-0"] and p.why["worker-0"] == f"files {o.CRIO_DROPIN_PATH}"
+    assert p.reboot == ["worker-0"] and p.why["worker-0"] == f"files {CRIO_DROPIN_PATH}"
     same = o.machine_config("kata-oc", DROPIN)  # only the version annotation differs
     assert plan(nodes, [*BASE, cp], machine_configs=[old], current_mc=old, desired_mc=same, custom_pool=cp,
                 chosen={"worker-0"}).reboot == []
@@ -102,7 +103,7 @@ def test_an_extension_carrying_worker_config_makes_the_role_change_reboot_the_ch
     assert p.why["worker-0"] == ("the MCO reorders its extensions ['sandboxed-containers', 'ipsec'] -> "
                                  "['ipsec', 'sandboxed-containers']")
     assert p.why["worker-1"] == "extensions ['sandboxed-containers', 'ipsec'] -> ['ipsec']; files " + \
-        o.CRIO_DROPIN_PATH
+        CRIO_DROPIN_PATH
     # Without the IPsec config the same change reboots only the node that loses Kata.
     p = plan(nodes, pools, machine_configs=[on_worker], current_mc=on_worker, desired_mc=on_custom, custom_pool=cp,
              chosen={"worker-0"})
@@ -138,7 +139,7 @@ def test_pools_that_inherit_the_worker_configs_are_planned_and_waited_for():
 
 def test_files_the_daemon_does_not_reboot_for():
     a = render(pool("worker"), [])
-    b = render(pool("worker"), [{"metadata": {"name": "99-x", "labels": {o.ROLE_LABEL: "worker"}}, "spec": {
+    b = render(pool("worker"), [{"metadata": {"name": "99-x", "labels": {ROLE_LABEL: "worker"}}, "spec": {
         "config": {"storage": {"files": [{"path": "/etc/containers/registries.d/x.yaml"}]}}}}])
     assert not reboots(a, b)
     assert reboots(a, render(pool("worker"), [o.machine_config("worker", DROPIN)]))

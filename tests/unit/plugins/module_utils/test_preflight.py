@@ -1,18 +1,25 @@
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 
 import pytest
 
 from ansible_collections.sandboxed.containers.plugins.module_utils import _objects as o
+from ansible_collections.sandboxed.containers.plugins.module_utils import _preflight
+from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import data_url
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import MANAGED_BY, ROLE_LABEL, node_role_label
 from ansible_collections.sandboxed.containers.plugins.module_utils._platform import parse_release
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
     Facts,
     PreflightError,
     Settings,
+    Target,
     decide,
     decide_uninstall,
     object_changes,
+    pools_needed,
     virtualization_capable,
 )
 from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import DROPIN, node, pool
@@ -125,7 +132,7 @@ def test_virtualization_check_fail_warn_ignore():
 def test_second_run_plans_no_reboot():
     cp = o.custom_pool("kata-oc")
     mc = o.machine_config("kata-oc", DROPIN)
-    nodes = standard(**{"worker-0": {"kata": "yes", o.node_role_label("kata-oc"): ""}})
+    nodes = standard(**{"worker-0": {"kata": "yes", node_role_label("kata-oc"): ""}})
     d = decide(settings(node_selector={"matchLabels": {"kata": "yes"}}),
                facts(nodes, [*BASE, cp], machine_configs=[mc], current_mc=mc))
     assert (d.plan["label"], d.plan["unlabel"], d.plan["reboot"], d.plan["moves"]) == ([], [], [], {})
@@ -203,13 +210,13 @@ def test_a_policy_is_refused_where_the_release_does_not_serve_it():
 
 @pytest.mark.parametrize(("kw", "message"), [
     ({"machine_configs": [{"metadata": {"name": "50-enable-sandboxed-containers-extension",
-                                        "labels": {o.ROLE_LABEL: "worker", "app": "example-kataconfig"}},
+                                        "labels": {ROLE_LABEL: "worker", "app": "example-kataconfig"}},
                            "spec": {"extensions": ["sandboxed-containers"]}}]},
      "MachineConfig 50-enable-sandboxed-containers-extension (left by the OpenShift sandboxed containers operator"),
-    ({"machine_configs": [{"metadata": {"name": "50-kata-crio-dropin", "labels": {o.ROLE_LABEL: "worker"}},
+    ({"machine_configs": [{"metadata": {"name": "50-kata-crio-dropin", "labels": {ROLE_LABEL: "worker"}},
                            "spec": {"config": {"storage": {"files": [{
                                "path": "/etc/crio/crio.conf.d/50-kata.conf",
-                               "contents": {"source": o.data_url(DROPIN)}}]}}}}]},
+                               "contents": {"source": data_url(DROPIN)}}]}}}}]},
      "MachineConfig 50-kata-crio-dropin (role worker) already defines the CRI-O handler kata"),
     ({"container_runtime_configs": [{"metadata": {"name": "kata-crio-config"}}]},
      "the ContainerRuntimeConfig kata-crio-config left by the OpenShift sandboxed containers operator"),
@@ -281,7 +288,7 @@ def test_operating_systems_the_mco_cannot_give_the_extension_are_refused(os_id, 
 # -- objects the collection did not create; a renamed runtime class ---------------------------------------------
 
 def rc(name: str, *, ours: bool = True, handler: str = "kata") -> dict:
-    return {"metadata": {"name": name, "labels": dict(o.MANAGED_BY) if ours else {"made-by": "someone"}},
+    return {"metadata": {"name": name, "labels": dict(MANAGED_BY) if ours else {"made-by": "someone"}},
             "handler": handler}
 
 
@@ -292,7 +299,7 @@ def running(name: str, ns: str, runtime_class: str, phase: str = "Running") -> d
 
 def foreign(obj: dict) -> dict:
     obj["metadata"]["labels"] = {k: v for k, v in (obj["metadata"].get("labels") or {}).items()
-                                 if k not in o.MANAGED_BY}
+                                 if k not in MANAGED_BY}
     return obj
 
 
@@ -355,7 +362,7 @@ def test_uninstall_removes_every_runtime_class_of_the_collection_and_leaves_othe
 
 
 def test_uninstall_leaves_a_foreign_runtime_class_machine_config_and_pool_alone():
-    nodes = standard(**{"worker-0": {o.node_role_label("kata-oc"): ""}})
+    nodes = standard(**{"worker-0": {node_role_label("kata-oc"): ""}})
     f = facts(nodes, [*BASE, pool("kata-oc")], runtime_classes=[rc("kata", ours=False)],
               current_mc=foreign(o.machine_config("worker", DROPIN)),
               policy_objects=[{"kind": "ValidatingAdmissionPolicyBinding",
@@ -368,3 +375,30 @@ def test_uninstall_leaves_a_foreign_runtime_class_machine_config_and_pool_alone(
                   "ValidatingAdmissionPolicyBinding sandboxed-containers-runtime-class"):
         assert (f"{named} was not created by sandboxed.containers (it has no label "
                 "app.kubernetes.io/managed-by=sandboxed.containers): the uninstall leaves it alone") in text
+
+
+def test_pools_needed_names_every_pool_the_change_touches_and_why():
+    custom = Target("standard", "kata-oc", True, "kata-oc", ["worker-0"])
+    change = {"pools": {"kata-oc": ["worker-0"], "infra": ["infra-0"]}, "pools_losing": ["old"]}
+    assert pools_needed(custom, change, "apply") == {
+        "kata-oc": "", "worker": "the chosen nodes move between it and the custom pool",
+        "infra": "it inherits the MachineConfig", "old": "it loses the MachineConfig"}
+    to_worker = Target("standard", "worker", False, "worker", ["worker-0"])
+    assert pools_needed(to_worker, {"pools": {"worker": []}, "pools_losing": []}, "to_worker") == {"worker": ""}
+    assert "worker" not in pools_needed(Target("sno", "master", False, "master", ["m"]),
+                                        {"pools": {"master": []}, "pools_losing": []}, "apply")
+
+
+@pytest.mark.parametrize("decision", ["decide", "decide_uninstall"])
+def test_the_docstring_of_each_decision_lists_its_steps_as_they_run(decision):
+    fn = getattr(_preflight, decision)
+    doc = inspect.getdoc(fn).split("steps", 1)[1]
+    named = [n for n in re.findall(r"\b(_?[a-z]+(?:_[a-z]+)+)\b", doc) if hasattr(_preflight, n)]
+    calls = sorted((c for c in ast.walk(ast.parse(inspect.getsource(fn)))
+                    if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)),
+                   key=lambda c: (c.lineno, c.col_offset))
+    called = [c.func.id for c in calls]
+    assert named, doc
+    # Every step the docstring names is called, in the docstring's order.
+    positions = [min(i for i, c in enumerate(called) if c == n) for n in named]
+    assert positions == sorted(positions), (named, called)

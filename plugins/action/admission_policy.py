@@ -1,0 +1,14 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Runs sandboxed.containers.admission_policy on the controller (see plugin_utils/_action.py for why)."""
+
+from __future__ import annotations
+
+from ansible_collections.sandboxed.containers.plugins.modules import admission_policy
+from ansible_collections.sandboxed.containers.plugins.plugin_utils._action import ClusterAction
+
+
+class ActionModule(ClusterAction):
+    spec = admission_policy.ARGUMENT_SPEC
+
+    body = staticmethod(admission_policy.ensure)

@@ -1,0 +1,14 @@
+# Copyright: sandboxed.containers contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Runs sandboxed.containers.node_label on the controller (see plugin_utils/_action.py for why)."""
+
+from __future__ import annotations
+
+from ansible_collections.sandboxed.containers.plugins.modules import node_label
+from ansible_collections.sandboxed.containers.plugins.plugin_utils._action import ClusterAction
+
+
+class ActionModule(ClusterAction):
+    spec = node_label.ARGUMENT_SPEC
+
+    body = staticmethod(node_label.ensure)
