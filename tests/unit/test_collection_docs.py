@@ -13,17 +13,57 @@ VAR = re.compile(r"\bsandboxed_containers_[a-z0-9_]+\b")
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
+def tasks_of(items: list) -> list[dict]:
+    """Every task of a task list or playbook, blocks and plays opened."""
+    out = []
+    for item in items or []:
+        out.append(item)
+        for key in ("block", "rescue", "always", "tasks"):
+            out += tasks_of(item.get(key) or [])
+    return out
+
+
+def set_by(paths: list[Path]) -> set[str]:
+    """The public names the tasks in `paths` register or set as facts, for the tasks and roles after them."""
+    names = set()
+    for path in paths:
+        for task in tasks_of(yaml.safe_load(path.read_text())):
+            if task.get("register"):
+                names.add(task["register"])
+            facts = task.get("ansible.builtin.set_fact")
+            if isinstance(facts, dict):
+                names |= set(facts)
+    return {n for n in names if not n.startswith("_")}
+
+
+def role_outputs(role: str) -> set[str]:
+    return set_by(sorted((ROOT / "roles" / role / "tasks").glob("*.yml")))
+
+
+def computed_variables() -> set[str]:
+    """Variables a role computes in its vars/main.yml (from the settings), not settings themselves."""
+    names = set()
+    for path in (ROOT / "roles").glob("*/vars/main.yml"):
+        names |= set(yaml.safe_load(path.read_text()) or {})
+    return names
+
+
 def used_variables() -> set[str]:
     names = set()
     for base in ("roles", "playbooks"):
         for f in (ROOT / base).rglob("*.yml"):
             names |= set(VAR.findall(f.read_text()))
-    # Facts the roles register for each other are not settings.
-    return {n for n in names if n not in {
-        "sandboxed_containers_preflight", "sandboxed_containers_status", "sandboxed_containers_verify",
-        "sandboxed_containers_report", "sandboxed_containers_crio_dropin_content",
-        "sandboxed_containers_report_operation", "sandboxed_containers_report_file",
-        "sandboxed_containers_cluster", "sandboxed_containers_fleet_cluster"}}
+    # What the roles and playbooks set for the tasks after them, and what they compute, are not settings.
+    outputs = set().union(*(role_outputs(r) for r in ROLES), set_by(sorted((ROOT / "playbooks").glob("*.yml"))))
+    return names - outputs - computed_variables()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_documents_what_it_sets(role):
+    spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    description = " ".join(spec["argument_specs"]["main"]["description"])
+    for name in role_outputs(role):
+        assert f"C({name})" in description, f"{role}: sets {name} without saying so in its argument spec"
 
 
 def test_every_public_variable_is_documented():
@@ -55,7 +95,8 @@ def rendered_clusterrole(**names: object) -> str:
     env = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = json.dumps
     role = ROOT / "roles" / "automation_access"
-    settings = yaml.safe_load((ROOT / "roles" / "settings" / "defaults" / "main.yml").read_text())
+    settings = {**yaml.safe_load((ROOT / "roles" / "settings" / "defaults" / "main.yml").read_text()),
+                **yaml.safe_load((ROOT / "roles" / "settings" / "vars" / "main.yml").read_text())}
     values = {**settings, **yaml.safe_load((role / "vars" / "main.yml").read_text()),
               "_sandboxed_containers_earlier_runtime_classes": [], **names}
     return env.from_string((role / "templates" / "clusterrole.yml.j2").read_text()).render(**values)
@@ -63,7 +104,7 @@ def rendered_clusterrole(**names: object) -> str:
 
 def test_security_guide_shows_the_shipped_clusterrole():
     guide = (ROOT / "docs" / "security.md").read_text()
-    assert f"```yaml\n{rendered_clusterrole()}```" in guide
+    assert f"```yaml\n{rendered_clusterrole().rstrip()}\n```" in guide
 
 
 def test_the_clusterrole_scopes_every_write_by_name_and_no_name_adds_a_rule():
@@ -78,3 +119,10 @@ def test_the_clusterrole_scopes_every_write_by_name_and_no_name_adds_a_rule():
     role = yaml.safe_load(rendered_clusterrole(sandboxed_containers_runtime_class_name=hostile))
     assert not [r for r in role["rules"] if "*" in r["verbs"]]
     assert [hostile] in [r.get("resourceNames") for r in role["rules"]]
+
+
+def test_the_roles_name_the_machine_config_as_the_modules_do():
+    from ansible_collections.sandboxed.containers.plugins.module_utils._names import MACHINE_CONFIG_NAME
+
+    settings = yaml.safe_load((ROOT / "roles" / "settings" / "vars" / "main.yml").read_text())
+    assert settings["_sandboxed_containers_machine_config_name"] == MACHINE_CONFIG_NAME
