@@ -26,7 +26,7 @@ for f in MANIFEST.json FILES.json README.md LICENSE requirements.txt requirement
         roles/ plugins/modules/ plugins/action/ plugins/module_utils/ plugins/doc_fragments/; do
     grep -qx -- "$f" <<<"$listing" || missing+=("$f")
 done
-unwanted=$(grep -E '^(tests|tools|bench|\.ci|\.venv|\.cluster|\.collections|\.cache|docs/build)(/|$)|^(Makefile|ansible\.cfg|pyproject\.toml|requirements-(dev|compat)\.txt|execution-environment\.yml)$' <<<"$listing" || true)
+unwanted=$(grep -E '^(tests|tools|bench|build|dist|\.ci|\.venv|\.cluster|\.collections|\.cache|\.ansible|\.pytest_cache|docs/build)(/|$)|^(Makefile|ansible\.cfg|pyproject\.toml|requirements-(dev|compat)\.txt|execution-environment\.yml)$' <<<"$listing" || true)
 if [ ${#missing[@]} -gt 0 ] || [ -n "$unwanted" ]; then
     [ ${#missing[@]} -eq 0 ] || echo "error: the tarball lacks: ${missing[*]}" >&2
     [ -z "$unwanted" ] || { echo "error: the tarball holds development files:" >&2; echo "$unwanted" >&2; }

@@ -23,6 +23,8 @@ extensions = ["sphinx_antsibull_ext"]
 pygments_style = "ansible"
 highlight_language = "YAML+Jinja"
 html_theme = "sphinx_ansible_theme"
+# The theme's logo links to "/", which is outside this site wherever it is served: the Ansible documentation.
+html_theme_options = {"documentation_home_url": "https://docs.ansible.com/"}
 html_show_sphinx = False
 display_version = False
 html_use_smartypants = True
