@@ -25,7 +25,7 @@ USER = "automation"  # the identity both tools run as: its requests in the audit
 
 PLAYBOOKS = {"collection": REPO / "playbooks" / "install.yml", "baseline": BENCH / "baseline.yml"}
 # The task whose window counts as "the wait" in the audit log.
-WAIT_TASKS = {"collection": "Wait until the rollout has finished on every node",
+WAIT_TASKS = {"collection": "Wait until the rollout has finished on every node of every pool it touches",
               "baseline": "Wait until the worker pool is updated"}
 
 

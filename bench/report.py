@@ -10,6 +10,20 @@ def allowed_overhead(floor_s: float) -> float:
     return 2.0 + 0.02 * floor_s
 
 
+# The memory target: the collection's peak PSS at most this much over the baseline playbook's, in the same case.
+PSS_OVER_BASELINE = 0.15
+
+
+def pss_over_baseline(case: dict, cases: list[dict]) -> float | None:
+    """How much the case's peak PSS exceeds the baseline's in the same case (0.1 = 10 % more), or None. PSS, not
+    RSS: RSS counts a page shared by the forked workers once per process, PSS divides it among them."""
+    same = [c for c in cases if c["tool"] == "baseline" and (c["workers"], c["max_unavailable"], c["node_update_s"])
+            == (case["workers"], case["max_unavailable"], case["node_update_s"])]
+    if not same or not same[0]["peak_pss_mb"]:
+        return None
+    return case["peak_pss_mb"] / same[0]["peak_pss_mb"] - 1
+
+
 def _reboots(values: list[int]) -> str:
     if not values:
         return "-"
@@ -81,10 +95,15 @@ def plot(timelines: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:+.1f} %"
+
+
 def markdown(cases: list[dict]) -> str:
     """The results as the Markdown table of docs/performance.md."""
     head = ("| tool | N | maxUnav. | floor s | wall s | ratio | overhead s | target s | reboots chosen / other "
-            "| requests install | requests wait | wait s | re-run s | peak RSS MB (PSS) | returned early |")
+            "| requests install | requests wait | wait s | re-run s | peak PSS MB (RSS) | PSS vs baseline "
+            "| returned early |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for c in sorted(cases, key=lambda c: (c["node_update_s"], c["workers"], c["max_unavailable"],
                                           c["tool"] != "collection")):
@@ -92,7 +111,8 @@ def markdown(cases: list[dict]) -> str:
             f"| {c['tool']} | {c['workers']} | {c['max_unavailable']} | {c['floor_s']:g} | {c['wall_s']} "
             f"| {c['ratio']} | {c['overhead_s']} | {allowed_overhead(c['floor_s']):.2f} "
             f"| {_reboots(c['reboots_chosen'])} / {_reboots(c['reboots_other'])} | {c['api_requests_install']} "
-            f"| {c['api_requests_wait']} | {c['wait_s']} | {c['rerun_s']} | {c['peak_rss_mb']} ({c['peak_pss_mb']}) "
+            f"| {c['api_requests_wait']} | {c['wait_s']} | {c['rerun_s']} | {c['peak_pss_mb']} ({c['peak_rss_mb']}) "
+            f"| {_percent(pss_over_baseline(c, cases)) if c['tool'] == 'collection' else '-'} "
             f"| {'yes' if c['returned_early'] else 'no'} |")
     return "\n".join(lines)
 

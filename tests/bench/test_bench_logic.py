@@ -120,3 +120,32 @@ def test_markdown_has_one_row_per_case_and_the_target() -> None:
     assert lines[2].startswith("| collection | 3 | 1 | 8 | 10.0 |")  # the collection first
     assert "| 2.16 |" in lines[2]  # the allowed overhead at a floor of 8 s
     assert lines[3].startswith("| baseline |") and lines[3].endswith("| yes |")
+
+
+def test_the_wait_tasks_the_benchmark_times_exist():
+    """A renamed task would leave the benchmark counting no request in the wait (it did once)."""
+    import yaml
+
+    from bench.cases import REPO, WAIT_TASKS
+
+    def names(path):
+        out = []
+        for task in yaml.safe_load(path.read_text()) or []:
+            out.append(task.get("name"))
+            for key in ("block", "rescue", "tasks"):
+                out += [t.get("name") for t in task.get(key) or []]
+        return out
+
+    assert WAIT_TASKS["collection"] in names(REPO / "roles" / "install" / "tasks" / "apply.yml")
+    assert WAIT_TASKS["baseline"] in names(REPO / "bench" / "baseline.yml")
+
+
+def test_pss_is_compared_with_the_baseline_of_the_same_case():
+    from bench.report import pss_over_baseline
+
+    def case(tool, n, pss):
+        return {"tool": tool, "workers": n, "max_unavailable": "1", "node_update_s": 1.0, "peak_pss_mb": pss}
+
+    cases = [case("collection", 3, 115.0), case("baseline", 3, 100.0), case("baseline", 20, 50.0)]
+    assert pss_over_baseline(cases[0], cases) == pytest.approx(0.15)
+    assert pss_over_baseline(case("collection", 100, 1.0), cases) is None
