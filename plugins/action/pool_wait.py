@@ -40,7 +40,7 @@ class ActionModule(ClusterAction):
         missing = missing_requirements()
         if missing:
             raise AnsibleActionFail(missing)
-        _, args = self.validate_argument_spec(argument_spec=argument_spec(self.spec))
+        args = self.validate_argument_spec(argument_spec=argument_spec(self.spec))[1]
         if self._task.check_mode:
             result.update(changed=False, skipped=True,
                           msg="check mode: not waiting for the MCO (nothing was changed to wait for)")

@@ -39,6 +39,8 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._pool import 
 
 WATCH_SECONDS = 240  # the server ends each watch after this; we re-watch from the last resourceVersion
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
+
+
 def retry_while_unavailable(fn: Callable[[], object], deadline: float, progress: Callable[[str], None],
                             what: str) -> object:
     """fn(), retried with back-off while the API server is unavailable, until `deadline` (monotonic)."""

@@ -44,7 +44,7 @@ class ClusterAction(ActionBase):
         missing = missing_requirements()
         if missing:
             raise AnsibleActionFail(missing)
-        _, args = self.validate_argument_spec(argument_spec=argument_spec(self.spec), **self.validation)
+        args = self.validate_argument_spec(argument_spec=argument_spec(self.spec), **self.validation)[1]
         result.update(execute(self.task(args), type(self).body))
         return result
 
