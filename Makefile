@@ -86,19 +86,35 @@ test: venv collection ruff ## everything CI runs (.ci/run)
 	@$(PYTEST) $(XDIST) --durations=25 tests/integration tests/cluster/tests tests/bench tests/unit
 	@$(MAKE) --no-print-directory -j4 --output-sync=target ansible-checks test-matrix test-compat molecule
 
-# The oldest supported OpenShift (MATRIX_OPENSHIFT_VERSION, default 4.14) in a local cluster of its own: the install,
-# upgrade and uninstall paths, and the release-aware tests. The session above runs the newest release, and a 4.16
-# cluster in tests/integration/test_openshift_releases.py.
+# test-matrix and test-compat run a chosen few tests, named one by one, and check first that pytest collects exactly
+# as many as they expect: a test renamed or removed, or a parameter dropped, fails the target instead of silently
+# shrinking what it runs; so do a collection error and a run that collects nothing (pytest's exit code 5).
+# $(call PYTEST_EXACTLY,python,expected count,tests)
+PYTEST_EXACTLY = collected=$$($(1) -m pytest --collect-only -q -p no:cacheprovider $(3) 2>&1); status=$$?; \
+	count=$$(grep -oE '^[0-9]+ tests? collected' <<<"$$collected" | grep -oE '^[0-9]+'); \
+	if [ $$status -ne 0 ] || [ "$$count" != "$(2)" ]; then echo "$$collected" >&2; \
+		echo "error: the selection collects $${count:-no} tests, not $(2) (pytest exit code $$status)" >&2; exit 1; fi; \
+	$(1) -m pytest -q $(3); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: no tests were collected" >&2; exit 1; fi; exit $$status
+
+# The oldest supported OpenShift (MATRIX_OPENSHIFT_VERSION, default 4.14) in a local cluster of its own: install,
+# upgrade and uninstall (the round trip on a custom pool), uninstall on the worker-pool path, and the release-aware
+# tests. The session above runs the newest release, and a 4.16 cluster in tests/integration/test_openshift_releases.py.
 MATRIX_OPENSHIFT_VERSION ?= 4.14
-MATRIX_TESTS := tests/integration/test_install.py tests/integration/test_lifecycle.py \
-	tests/integration/test_real_openshift.py
-MATRIX_SELECTION := install_on_every_worker or round_trip or extension_is_named or extension_carrying
+MATRIX_CLUSTER_DIR ?= $(CURDIR)/.cluster-matrix
+MATRIX_TESTS := tests/integration/test_install.py::test_install_on_every_worker \
+	tests/integration/test_lifecycle.py::test_install_upgrade_uninstall_leaves_the_cluster_as_it_was \
+	tests/integration/test_lifecycle.py::test_uninstall_worker_pool_path \
+	tests/integration/test_real_openshift.py::test_the_extension_is_named_for_the_nodes_operating_system \
+	tests/integration/test_real_openshift.py::test_with_an_extension_carrying_worker_config_check_mode_predicts_every_reboot
+# How many tests that is: the extension's name is checked for two operating systems.
+MATRIX_COUNT := 6
 
 .PHONY: test-matrix
 test-matrix: venv collection ## install, upgrade and uninstall on the oldest supported OpenShift (4.14)
 	@export CLUSTER_OPENSHIFT_VERSION=$(MATRIX_OPENSHIFT_VERSION) \
-		SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR=$(CURDIR)/.cluster-matrix; \
-		$(PYTEST) -q $(MATRIX_TESTS) -k "$(MATRIX_SELECTION)"
+		SANDBOXED_CONTAINERS_TEST_CLUSTER_DIR=$(MATRIX_CLUSTER_DIR); \
+		$(call PYTEST_EXACTLY,$(PY),$(MATRIX_COUNT),$(MATRIX_TESTS))
 
 # The oldest supported stack (requirements-compat.txt): ansible-core 2.20 with kubernetes.core 6.3.0.
 COMPAT_VENV := .venv-compat
@@ -107,11 +123,18 @@ $(COMPAT_VENV)/.stamp: requirements-compat.txt tools/venv.sh
 	@tools/venv.sh $(COMPAT_VENV) requirements-compat.txt $(PYTHON312)
 	@touch $@
 
+# Install (on every worker, on a subset, moving between them), the round trip (install, upgrade, uninstall on a custom
+# pool) and the uninstall of the worker-pool path.
+COMPAT_TESTS := tests/integration/test_install.py::test_install_on_every_worker \
+	"tests/integration/test_install.py::test_install_on_two_of_three_workers[matchExpressions]" \
+	tests/integration/test_lifecycle.py::test_from_every_worker_to_a_subset_and_back \
+	tests/integration/test_lifecycle.py::test_install_upgrade_uninstall_leaves_the_cluster_as_it_was \
+	tests/integration/test_lifecycle.py::test_uninstall_worker_pool_path
+COMPAT_COUNT := 5
+
 .PHONY: test-compat
 test-compat: $(COMPAT_VENV)/.stamp collection ## install, upgrade and uninstall on the oldest supported Ansible stack
-	@PY=$(COMPAT_VENV)/bin/python; run_pytest() { $$PY -m pytest "$$@"; rc=$$?; [ $$rc -eq 5 ] && { echo "error: no tests were collected" >&2; return 1; }; return $$rc; }; \
-	run_pytest -q tests/integration/test_install.py tests/integration/test_lifecycle.py \
-	  -k "every_worker or matchExpressions or round_trip"
+	@$(call PYTEST_EXACTLY,$(COMPAT_VENV)/bin/python,$(COMPAT_COUNT),$(COMPAT_TESTS))
 
 .PHONY: demo
 demo: venv collection cluster-up ## start the local cluster, install sandboxed containers on it, show the status
@@ -175,7 +198,7 @@ galaxy-import: venv ## build the collection tarball (build/) and import it with 
 	@tools/galaxy-import.sh
 
 .PHONY: docs
-docs: venv collection ## documentation site (antsibull-docs, Sphinx, warnings are errors) in docs/build/html
+docs: venv ## documentation site with the guides (antsibull-docs, Sphinx, warnings are errors, no link out) in docs/build/html
 	@tools/docs.sh
 
 .PHONY: changelog-lint

@@ -7,12 +7,12 @@ automation_access role creates; what the server refuses is checked in its audit 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
+from localcluster.bootstrap import install_kataconfig_crd
 from sim import testing as st
 from sim.kube import ApiError
 from support import clean_up
@@ -109,19 +109,57 @@ def forbidden_in_audit(log: Path, start: int, verb: str, resource: str, name: st
     return False
 
 
+def used_by(log: Path, user: str, start: int) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) the user called and was allowed, as the API server's audit log records them."""
+    used = set()
+    for line in log.read_text().splitlines()[start:]:
+        e = json.loads(line)
+        ref = e.get("objectRef")
+        if e["user"]["username"] != user or not ref or e["stage"] != "ResponseComplete":
+            continue
+        if (e.get("responseStatus") or {}).get("code", 200) == 403:
+            continue
+        used.add((ref.get("apiGroup", ""), ref["resource"], e["verb"]))
+        if e["verb"] == "patch" and e["responseStatus"].get("code") == 201:
+            used.add((ref.get("apiGroup", ""), ref["resource"], "create"))  # server-side apply created it
+    return used
+
+
+def granted(api) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of the ClusterRole as the automation_access role rendered it in the cluster."""
+    role = client.RbacAuthorizationV1Api(api).read_cluster_role("sandboxed-containers-automation")
+    return {(g, r, v) for rule in role.rules for g in rule.api_groups for r in rule.resources for v in rule.verbs}
+
+
+# What the playbooks call besides the ClusterRole: verify's pods, in the verify namespace (its Role), and who applies
+# the policy (its default verify identity), which every user may ask through system:basic-user.
+VERIFY_ONLY = {("", "namespaces", "get"), ("", "pods", "get"), ("", "pods", "create"), ("", "pods", "delete"),
+               ("", "events", "list"), ("authentication.k8s.io", "selfsubjectreviews", "create")}
+
+
 def test_automation_runs_every_playbook_and_is_refused_everything_else(cluster, ansible, bound):
+    """Every playbook as the automation, once: each succeeds; the rights they use are exactly the ClusterRole's;
+    what the role does not name is refused, and refused in the audit log."""
     admin, auto = bound
+    core = client.CoreV1Api(admin)
+    # Pods of earlier tests (their namespaces are being deleted) would block the uninstall.
+    st.wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces().items if p.spec.runtime_class_name],
+                120, what="the earlier tests' sandboxed pods to go")
+    # With the KataConfig API served, as on clusters where the operator was ever installed: its list is called (and
+    # granted) whichever tests ran before.
+    install_kataconfig_crd(admin)
+    log = cluster.local.logs / "audit.log"
+    start = len(log.read_text().splitlines())
     for playbook in ("install", "status", "upgrade", "verify"):
         r = ansible.run(playbook, user="automation", extra_vars=SEL)
         assert r.rc == 0, r.text[-2500:]
     assert client.NodeV1Api(admin).read_runtime_class("kata").metadata.labels[
         "app.kubernetes.io/managed-by"] == "sandboxed.containers"
-    core = client.CoreV1Api(admin)
+    # What the role does not name is refused: while the collection's objects exist, others of their kinds.
     core.create_namespaced_secret("kube-system", client.V1Secret(
         metadata=client.V1ObjectMeta(name="sandboxed-test-secret"), string_data={"k": "v"}))
     try:
-        log = cluster.dir / "logs" / "audit.log"
-        start = len(log.read_text().splitlines())
+        probes_start = len(log.read_text().splitlines())
         other_vap = f"{VAP_API}/validatingadmissionpolicies/custom-machine-config-pool-selector"
         probes = [
             # Another ValidatingAdmissionPolicy: the MCO's own guard of custom pools.
@@ -148,11 +186,15 @@ def test_automation_runs_every_playbook_and_is_refused_everything_else(cluster, 
         assert refused(auto, "POST", "/apis/node.k8s.io/v1/runtimeclasses",
                        {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "other"},
                         "handler": "kata"}) == 403
-        time.sleep(0.5)  # the audit log is written after the response
+        with pytest.raises(client.ApiException) as e:
+            client.CoreV1Api(auto).list_namespaced_secret("kube-system")
+        assert e.value.status == 403
+        # The audit log is written once each response is out: each refusal is waited for there.
         for _request, (verb, resource, name) in probes:
-            assert st.wait_for(lambda v=verb, r=resource, n=name: forbidden_in_audit(log, start, v, r, n), 10,
+            assert st.wait_for(lambda v=verb, r=resource, n=name: forbidden_in_audit(log, probes_start, v, r, n), 30,
                                what=f"the audit log's 403 for {verb} {resource}/{name}")
-        assert forbidden_in_audit(log, start, "create", "runtimeclasses", "")
+        assert st.wait_for(lambda: forbidden_in_audit(log, probes_start, "create", "runtimeclasses", ""), 30,
+                           what="the audit log's 403 for create runtimeclasses")
         # Nothing of it happened.
         assert "x" not in (st.kube(admin).get(other_vap)["metadata"].get("labels") or {})
         assert st.pool(admin, "worker")
@@ -164,6 +206,13 @@ def test_automation_runs_every_playbook_and_is_refused_everything_else(cluster, 
     r = ansible.run("uninstall", user="automation", extra_vars=SEL)
     assert r.rc == 0, r.text[-2500:]
     assert client.NodeV1Api(admin).list_runtime_class().items == []
+    # Least privilege: the rights the five playbooks used are exactly the role's, none missing and none to spare.
+    # A last refused request marks the end: once the audit log has it, it has every request made before it.
+    assert refused(auto, "GET", "/api/v1/namespaces/kube-system/secrets/sandboxed-test-last") == 403
+    st.wait_for(lambda: forbidden_in_audit(log, start, "get", "secrets", "sandboxed-test-last"), 30,
+                what="the audit log to record the automation's last request")
+    used, want = used_by(log, "automation", start) - VERIFY_ONLY, granted(admin)
+    assert used == want, f"called but not in the role: {used - want}; in the role but never called: {want - used}"
 
 
 def test_the_role_grants_writes_by_name_only(cluster, ansible, bound):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
+import signal
+import subprocess
 import threading
-import time
 import tomllib
+from collections.abc import Callable
 
 import pytest
 from kubernetes import client
 
+from playbook import REPO, VENV_BIN
 from sim import testing as st
 from support import (
     FAST,
@@ -24,6 +29,87 @@ from support import (
     snapshot,
     workers_of,
 )
+
+STATE = "machineconfiguration.openshift.io/state"
+
+
+class Output:
+    """A process started in its own session and the lines it prints, read as they come by a thread that ends with
+    the process; `finish` kills the whole session if it outlives its deadline, so nothing keeps changing the
+    cluster under the next tests."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._eof = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return " ".join("".join(self.lines).split())
+
+    def first(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
+        """The first line that satisfies `predicate`, once printed; fails if the process ends, or the deadline
+        passes, without it."""
+        def found() -> str | None:
+            return next((line for line in self.lines if predicate(line)), None)
+
+        with self._cond:
+            self._cond.wait_for(lambda: found() is not None or self._eof, timeout)
+            line = found()
+        assert line is not None, f"no line with {what} in {timeout:.0f} s (ended: {self._eof}):\n{''.join(self.lines)}"
+        return line
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()  # a test that failed before the end leaves no process behind
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def finish(self, timeout: float) -> int:
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"still running after {timeout:.0f} s, killed:\n{''.join(self.lines)}") from None
+        with self._cond:
+            self._cond.wait_for(lambda: self._eof, 30)
+        return self.proc.returncode
+
+
+def start_module(ansible, name: str, args: dict) -> Output:
+    """One module of the collection, run ad hoc on localhost as admin, in the background."""
+    argv = [str(VENV_BIN / "ansible"), "localhost", "-m", f"sandboxed.containers.{name}", "-a", json.dumps(args)]
+    return Output(subprocess.Popen(argv, env=ansible.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, cwd=REPO, start_new_session=True))
+
+
+def node_states(api) -> dict[str, str | None]:
+    return {n["metadata"]["name"]: (n["metadata"].get("annotations") or {}).get(STATE) for n in st.nodes(api)}
+
+
+def runtime_classes(api) -> list[str]:
+    return sorted(rc.metadata.name for rc in client.NodeV1Api(api).list_runtime_class().items)
+
+
+def sources(pool: dict) -> list[str]:
+    return [s["name"] for s in ((pool.get("spec") or {}).get("configuration") or {}).get("source") or []]
 
 
 def test_install_on_every_worker(cluster, ansible, fresh):
@@ -140,61 +226,86 @@ def test_check_mode_on_a_fresh_cluster_changes_nothing_and_shows_the_plan(cluste
 
 def test_a_naive_wait_is_fooled_by_the_stale_updated_window_and_ours_is_not(cluster, ansible, fresh):
     api = fresh
-    st.configure(api, render_delay=5, node_update=0.4)  # the MCO's real render delay
-    mc = st.machine_config(MC_NAME, "worker", extensions=["sandboxed-containers"],
+    old = st.pool(api, "worker")["spec"]["configuration"]["name"]
+    # Right after a MachineConfig is written the MCO waits (5 s in OpenShift) before it renders, and until then the
+    # pool says Updated=True for the old rendered config. Here the MachineConfig is first written with a role no
+    # pool selects, which leaves the worker pool exactly in that state for as long as the test needs (whatever the
+    # machine's load, and whatever render the simulated MCO had queued before); both waits begin in it. Giving the
+    # MachineConfig the worker role is then the change the MCO renders, after its delay.
+    mc = st.machine_config(MC_NAME, "sandboxed-test-held", extensions=["sandboxed-containers"],
                            files={"/etc/crio/crio.conf.d/50-kata": st.kata_dropin()})
-    # The naive wait: what `oc wait mcp/worker --for condition=Updated` or an until-loop on Updated=True does.
     st.create_mc(api, mc)
-    t0 = time.monotonic()
-    while True:
+
+    def stale() -> dict:
+        """The worker pool, asserted to be in the stale window: Updated=True, its generation observed, on the old
+        rendered config, without our MachineConfig."""
         p = st.pool(api, "worker")
-        if (st.condition(p, "Updated") or {}).get("status") == "True" and \
-                p["status"].get("observedGeneration") == p["metadata"]["generation"]:
-            break
-        time.sleep(0.1)
-    naive = time.monotonic() - t0
+        assert (st.condition(p, "Updated") or {}).get("status") == "True", p["status"]
+        assert p["status"].get("observedGeneration") == p["metadata"]["generation"], p
+        assert p["spec"]["configuration"]["name"] == p["status"]["configuration"]["name"] == old, p
+        assert MC_NAME not in sources(p), p
+        return p
+
+    # The naive wait: what `oc wait mcp/worker --for condition=Updated` or an until-loop on Updated=True does.
+    # It returns at once, in the window, before any node rebooted.
+    naive = st.wait_for(lambda: (p := st.pool(api, "worker")) and (st.condition(p, "Updated") or {}).get(
+        "status") == "True" and p["status"].get("observedGeneration") == p["metadata"]["generation"] and p,
+        30, what="the naive wait's condition (Updated=True, generation observed)")
+    assert naive["spec"]["configuration"]["name"] == old and MC_NAME not in sources(naive)
     assert sum(st.reboots(api).values()) == 0, "the naive wait returned before any node rebooted"
-    # Ours, on the same change.
-    r = ansible.module("pool_wait", {"pools": ["worker"], "machine_config": MC_NAME})
-    assert r.rc == 0, r
+    # Ours, on the same MachineConfig, begun in the same window: its first account of the pool is that the MCO has
+    # not rendered our MachineConfig yet, and it keeps waiting while the pool says Updated=True.
+    with start_module(ansible, "pool_wait", {"pools": ["worker"], "machine_config": MC_NAME,
+                                             "timeout": 300}) as ours:
+        first = ours.first(lambda line: line.startswith("pool_wait: "), 120, what="the wait's first progress line")
+        assert first.strip() == f"pool_wait: worker: waiting for the MCO to render {MC_NAME}", ours.text
+        stale()
+        assert ours.proc.poll() is None, ours.text
+        # The MCO renders our MachineConfig for the worker pool, then rolls it out.
+        st.kube(api).merge_patch(f"/apis/machineconfiguration.openshift.io/v1/machineconfigs/{MC_NAME}",
+                                 {"metadata": {"labels": {"machineconfiguration.openshift.io/role": "worker"}}})
+        assert ours.finish(300) == 0, ours.text
     assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
                                "worker-0": 1, "worker-1": 1, "worker-2": 1}
-    print(f"\nnaive wait returned after {naive:.2f} s with 0 reboots; ours after every worker rebooted")
+    worker = st.pool(api, "worker")
+    assert MC_NAME in sources(worker) and worker["status"]["configuration"]["name"] != old
+    assert f"pool_wait: worker: 3/3 updated, converged on {worker['spec']['configuration']['name']}" in ours.text
 
 
-def test_node_fault_fails_fast_and_a_rerun_completes(cluster, ansible, fresh):
+def test_a_node_fault_during_the_rollout_fails_fast_with_no_runtime_class_and_a_rerun_completes(
+        cluster, ansible, fresh):
     api = fresh
     st.configure(api, node_update=1.5)
-    degraded_at = {}
-
-    def watch():
-        # The fault strikes once the rollout is under way.
-        st.wait_for(lambda: any(
-            (n["metadata"].get("annotations") or {}).get("machineconfiguration.openshift.io/state") == "Working"
-            for n in st.nodes(api)), 60, what="the rollout to start")
-        st.set_fault(api, "worker-1", "simulated disk failure while writing /etc/crio/crio.conf.d/50-kata")
-        while "t" not in degraded_at:
-            n = {x["metadata"]["name"]: x for x in st.nodes(api)}["worker-1"]
-            if (n["metadata"].get("annotations") or {}).get("machineconfiguration.openshift.io/state") == "Degraded":
-                degraded_at["t"] = time.monotonic()
-            time.sleep(0.05)
-
-    w = threading.Thread(target=watch, daemon=True)
-    w.start()
-    r = ansible.run("install")
-    ended = time.monotonic()
-    assert r.rc != 0, r
-    assert "node worker-1 is Degraded: " in r.text, r.text[-3000:]
-    assert "simulated disk failure" in r.text
-    assert "The install stopped at \"Wait until the rollout has finished on every node of every pool it touches\"" \
-        in r.text
-    assert "t" in degraded_at
-    assert ended - degraded_at["t"] < 10, f"the play failed {ended - degraded_at['t']:.1f} s after Degraded"
+    fault = "simulated disk failure while writing /etc/crio/crio.conf.d/50-kata"
+    # A long wait timeout: the wait must stop on the fault, not on the timeout.
+    with Output(ansible.start("install", extra_vars={"sandboxed_containers_wait_timeout": 1800})) as install:
+        # The fault strikes once the rollout is under way (worker-1 fails its update, or, before its turn, its
+        # check of the on-disk state): it stays Degraded until the fault is cleared.
+        st.wait_for(lambda: "Working" in node_states(api).values(), 120, what="the rollout to start")
+        st.set_fault(api, "worker-1", fault)
+        assert install.finish(300) != 0, install.text
+    text = install.text
+    assert f"node worker-1 is Degraded: {fault}" in text, text[-3000:]
+    assert ("The install stopped at \"Wait until the rollout has finished on every node of every pool it touches\""
+            in text), text[-3000:]
+    assert "timed out" not in text, text[-3000:]
+    assert node_states(api)["worker-1"] == "Degraded"
+    assert st.reboots(api)["worker-1"] == 0
+    # It failed during the rollout: the MachineConfig is in, the worker pool targets a render with it ...
+    assert MC_NAME in sources(st.pool(api, "worker"))
+    # ... and nothing may run sandboxed pods yet: no RuntimeClass, no node labelled as having the handler.
+    with pytest.raises(client.ApiException) as e:
+        client.NodeV1Api(api).read_runtime_class("kata")
+    assert e.value.status == 404
+    assert runtime_classes(api) == []
+    assert handler_nodes(api) == []
     st.clear_fault(api, "worker-1")
     r = ansible.run("install")
     assert r.rc == 0, r
     assert st.reboots(api)["worker-1"] == 1
     assert r.report["installed"] is True
+    assert client.NodeV1Api(api).read_runtime_class("kata").handler == "kata"
+    assert handler_nodes(api) == ["worker-0", "worker-1", "worker-2"]
 
 
 def test_wait_timeout_says_what_it_still_waits_for_and_a_rerun_completes(cluster, ansible, fresh):
@@ -205,36 +316,24 @@ def test_wait_timeout_says_what_it_still_waits_for_and_a_rerun_completes(cluster
     assert "timed out after 8 s waiting for worker" in r.text
     assert "worker-1 Working" in r.text
     assert "The rollout goes on in the cluster: run again to keep waiting" in r.text
+    assert runtime_classes(api) == []  # the RuntimeClass comes only after the rollout
     st.unhang(api, "worker-1")
     r = ansible.run("install")
     assert r.rc == 0, r
     assert st.reboots(api)["worker-1"] == 1
+    assert runtime_classes(api) == ["kata"]
 
 
 def test_wait_survives_an_api_server_restart(cluster, ansible, fresh):
     api = fresh
     st.configure(api, node_update=5)
-    proc = ansible.start("install")
-    lines: list[str] = []
-    in_wait = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.append(line)
-            if "Wait until the rollout has finished" in line:
-                in_wait.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    # The restart must hit the wait itself (the steps before it fail on an unreachable API server, as they should).
-    assert in_wait.wait(120), "".join(lines)
-    st.wait_for(lambda: any(
-        (n["metadata"].get("annotations") or {}).get("machineconfiguration.openshift.io/state") == "Working"
-        for n in st.nodes(api)), 60, what="the rollout to start")
-    cluster.restart("kube-apiserver")
-    proc.wait(timeout=300)
-    reader.join(10)
-    assert proc.returncode == 0, "".join(lines)
+    with Output(ansible.start("install")) as install:
+        # The restart must hit the wait itself (the steps before it fail on an unreachable API server, as they
+        # should).
+        install.first(lambda line: "Wait until the rollout has finished" in line, 120, what="the final wait's task")
+        st.wait_for(lambda: "Working" in node_states(api).values(), 60, what="the rollout to start")
+        cluster.restart("kube-apiserver")
+        assert install.finish(300) == 0, install.text
     api = cluster.api()
     assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
                                "worker-0": 1, "worker-1": 1, "worker-2": 1}

@@ -14,7 +14,6 @@ import pytest
 import yaml
 from kubernetes import client
 
-from localcluster.bootstrap import install_kataconfig_crd
 from sim import testing as st
 from support import clean_up, namespace_creator, new_namespace
 
@@ -523,72 +522,22 @@ def test_a_mistake_in_the_policy_stops_the_install_before_anything_changes(clust
     assert r.rc != 0 and "policy.roles" in r.text and writes(log, start) == [], r
 
 
-# -- least privilege ----------------------------------------------------------------------------------------
+# -- credentials ----------------------------------------------------------------------------------------------
+# What the automation may do, and that it may do nothing else, is in test_automation_rbac.py.
 
-def used_by(log: Path, user: str, start: int) -> set[tuple[str, str, str]]:
-    """(apiGroup, resource, verb) the user called, as the API server's audit log records them."""
-    used = set()
-    for line in log.read_text().splitlines()[start:]:
-        e = json.loads(line)
-        ref = e.get("objectRef")
-        if e["user"]["username"] != user or not ref or e["stage"] != "ResponseComplete":
-            continue
-        if (e.get("responseStatus") or {}).get("code", 200) == 403:
-            continue
-        used.add((ref.get("apiGroup", ""), ref["resource"], e["verb"]))
-        if e["verb"] == "patch" and e["responseStatus"].get("code") == 201:
-            used.add((ref.get("apiGroup", ""), ref["resource"], "create"))  # server-side apply created it
-    return used
-
-
-def granted(api) -> set[tuple[str, str, str]]:
-    """(apiGroup, resource, verb) of the ClusterRole as the automation_access role rendered it in the cluster."""
-    role = client.RbacAuthorizationV1Api(api).read_cluster_role("sandboxed-containers-automation")
-    return {(g, r, v) for rule in role.rules for g in rule.api_groups for r in rule.resources for v in rule.verbs}
-
-
-def test_automation_runs_everything_with_only_the_least_privilege_role(cluster, ansible, installed):
-    admin = installed
-    assert ansible.run("uninstall", extra_vars={"sandboxed_containers_force": True}).rc == 0
-    _delete_test_namespaces(admin)
-    r = ansible.run("automation_access", extra_vars={
-        "sandboxed_containers_automation_subjects": [{"kind": "User", "name": "automation"}],
-        "sandboxed_containers_automation_verify": True})
+@pytest.fixture
+def automation(cluster, ansible, installed):
+    """The user automation bound to the collection's ClusterRole, as an administrator grants it with
+    playbooks/automation_access.yml; the grant removed afterwards."""
+    r = ansible.run("automation_access", report=False, extra_vars={
+        "sandboxed_containers_automation_subjects": [{"kind": "User", "name": "automation"}]})
     assert r.rc == 0, r
     auto = cluster.api("automation")
     st.wait_for(lambda: _can_list_pools(auto), 30, what="the binding to take effect")
-    st.label_node(admin, "worker-1", {"sandboxed": "yes"})
-    # With the KataConfig API served, as on clusters where the operator was ever installed: its list is called
-    # (and granted) whichever tests ran before.
-    install_kataconfig_crd(admin)
-    log = cluster.local.logs / "audit.log"
-    start = len(log.read_text().splitlines())
-    sel = {"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}},
-           "sandboxed_containers_policy": {"modes": ["namespaces"]}}
-    for playbook in ("install", "status", "upgrade", "verify", "uninstall"):
-        r = ansible.run(playbook, user="automation", extra_vars=sel)
-        assert r.rc == 0, r.text[-2500:]
-    time.sleep(0.5)
-    used = used_by(log, "automation", start)
-    verify_only = {("", "namespaces", "get"), ("", "pods", "get"), ("", "pods", "create"), ("", "pods", "delete"),
-                   ("", "events", "list"),
-                   # Who applies the policy (its default verify identity): every user may, through system:basic-user.
-                   ("authentication.k8s.io", "selfsubjectreviews", "create")}
-    assert used - verify_only == granted(admin), "the ClusterRole must be exactly what the playbooks call"
-    with pytest.raises(client.ApiException) as e:
-        client.CoreV1Api(auto).list_namespaced_secret("kube-system")
-    assert e.value.status == 403
-    assert ansible.run("install").rc == 0  # as admin, for the next tests of this module
-
-
-def _delete_test_namespaces(api) -> None:
-    """The pods of earlier tests would block the automation's uninstall."""
-    core = client.CoreV1Api(api)
-    names = [ns.metadata.name for ns in core.list_namespace(label_selector="sandboxed-test=true").items]
-    for name in names:
-        core.delete_namespace(name, grace_period_seconds=0)
-    st.wait_for(lambda: not [p for p in core.list_pod_for_all_namespaces().items if p.spec.runtime_class_name],
-                120, what="the test pods to go")
+    yield auto
+    r = ansible.run("automation_access", report=False,
+                    extra_vars={"sandboxed_containers_automation_state": "absent"})
+    assert r.rc == 0, r
 
 
 def _can_list_pools(api) -> bool:
@@ -599,7 +548,7 @@ def _can_list_pools(api) -> bool:
         return False
 
 
-def test_no_token_or_kubeconfig_content_in_output(cluster, ansible, installed):
+def test_no_token_or_kubeconfig_content_in_output(cluster, ansible, installed, automation):
     kubeconfig = yaml.safe_load(cluster.users["automation"].read_text())
     token = kubeconfig["users"][0]["user"]["token"]
     ca = kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]

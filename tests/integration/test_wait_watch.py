@@ -46,11 +46,12 @@ def test_watches_are_re_established_on_expiry_without_listing_again(cluster, mon
         outcome = waiter.wait(timeout=120)
         reqs = requests_of(log, start)  # before this test reads anything itself
         assert outcome.state == "converged", outcome
-        assert outcome.elapsed > 4  # render (1 s) and three node updates (1.5 s each): several expiries
         reboots = st.reboots(api)
         assert reboots == {n: (1 if n.startswith("worker") else 0) for n in reboots}, reboots
         for resource in ("machineconfigpools", "nodes"):
             assert reqs.count(("list", resource)) == 1, reqs  # one LIST, then only WATCHes from its version
+            # The server ended the watch several times during the rollout (the render, then three node updates
+            # of 1.5 s each, outlast several 1 s watches), and each time it was watched again.
             assert reqs.count(("watch", resource)) >= 3, reqs
         # What the wait counted is what the server saw, plus its GETs of the MachineConfig and of the rendered
         # configs it compared.
