@@ -152,8 +152,19 @@ def test_no_guide_uses_oc_logs_with_a_field_selector():
 
 # ---- the policy role: when the install applies it ------------------------------------------------------------------
 
-def test_the_policy_role_says_when_the_install_applies_it():
-    tasks = yaml.safe_load((ROOT / "roles/install/tasks/apply.yml").read_text())[0]["block"]
+def install_sequences() -> dict[str, list[dict]]:
+    """The install's tasks in order for each transition: apply.yml's block with the transition's file in place."""
+    block = yaml.safe_load((ROOT / "roles/install/tasks/apply.yml").read_text())[0]["block"]
+    at = next(i for i, t in enumerate(block) if "ansible.builtin.include_tasks" in t)
+    out = {}
+    for path in sorted((ROOT / "roles/install/tasks/transitions").glob("*.yml")):
+        out[path.stem] = block[:at] + yaml.safe_load(path.read_text()) + block[at + 1:]
+    return out
+
+
+@pytest.mark.parametrize("transition", sorted(install_sequences()))
+def test_the_policy_role_says_when_the_install_applies_it(transition):
+    tasks = install_sequences()[transition]
 
     def index(pred, last=False):
         found = [i for i, t in enumerate(tasks) if pred(t)]
@@ -167,8 +178,9 @@ def test_the_policy_role_says_when_the_install_applies_it():
     first_wait = index(lambda t: "sandboxed.containers.pool_wait" in t)
     runtime_class = index(lambda t: "sandboxed.containers.runtime_class" in t and
                           t["sandboxed.containers.runtime_class"].get("state") != "absent")
-    machine_config = index(lambda t: "sandboxed.containers.machine_config" in t)
-    assert machine_config < first_policy < first_wait < runtime_class < last_policy
+    first_write = index(lambda t: "sandboxed.containers.machine_config" in t or
+                        "sandboxed.containers.machine_config_pool" in t)
+    assert first_write < first_policy < first_wait < runtime_class < last_policy
 
     readme = " ".join((ROOT / "roles/policy/README.md").read_text().split())
     spec = yaml.safe_load((ROOT / "roles/policy/meta/argument_specs.yml").read_text())
