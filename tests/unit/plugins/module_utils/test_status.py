@@ -138,8 +138,8 @@ def test_a_degraded_node_is_failed_even_before_its_pool_lists_our_machine_config
 def test_nodes_of_the_custom_pool_are_judged_by_its_target_and_the_others_by_theirs():
     nodes = [node("worker-0", "worker", "kata-oc", current=KATA_NEW),
              node("worker-1", "worker", current=OLD)]
-    got = {e["name"]: e for e in node_states(nodes, [MASTER, worker_pool(target=OLD, with_mc=False),
-                                                      kata_pool()], MC)}
+    pools = [MASTER, worker_pool(target=OLD, with_mc=False), kata_pool()]
+    got = {e["name"]: e for e in node_states(nodes, pools, MC)}
     assert (got["worker-0"]["pool"], got["worker-0"]["state"], got["worker-0"]["target_config"]) == (
         "kata-oc", "installed", KATA_NEW)
     assert (got["worker-1"]["pool"], got["worker-1"]["state"]) == ("worker", "not installed")
