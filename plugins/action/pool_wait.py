@@ -14,8 +14,6 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     ApiUnreachable,
     Cluster,
     ClusterError,
-    argument_spec,
-    missing_requirements,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._watch import (
     Outcome,
@@ -37,10 +35,7 @@ class ActionModule(ClusterAction):
 
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
-        missing = missing_requirements()
-        if missing:
-            raise AnsibleActionFail(missing)
-        args = self.validate_argument_spec(argument_spec=argument_spec(self.spec))[1]
+        args = self.arguments()
         if self._task.check_mode:
             result.update(changed=False, skipped=True,
                           msg="check mode: not waiting for the MCO (nothing was changed to wait for)")

@@ -41,12 +41,15 @@ class ClusterAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
+        result.update(execute(self.task(self.arguments()), type(self).body))
+        return result
+
+    def arguments(self) -> dict:
+        """The task's arguments, checked against the module's spec; fails first when a requirement is missing."""
         missing = missing_requirements()
         if missing:
             raise AnsibleActionFail(missing)
-        args = self.validate_argument_spec(argument_spec=argument_spec(self.spec), **self.validation)[1]
-        result.update(execute(self.task(args), type(self).body))
-        return result
+        return self.validate_argument_spec(argument_spec=argument_spec(self.spec), **self.validation)[1]
 
     def task(self, args: dict) -> Task:
         """The Task a body sees: the validated arguments, check and diff mode, and the environment a module
