@@ -16,6 +16,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 VERIFY_IMAGE = "registry.invalid/ubi9/ubi-minimal@sha256:" + "0" * 64
+WAIT_TIMEOUT = 300  # s; the simulated rollouts of the tests take seconds
 
 
 @dataclass
@@ -72,6 +73,9 @@ class Ansible:
         ev = dict(extra_vars or {})
         if path:
             ev.setdefault("sandboxed_containers_report_path", str(path))
+        # Shorter than the subprocess timeout of run(): a rollout that never finishes ends with the
+        # wait's own message (what it still waits for) instead of a killed process.
+        ev.setdefault("sandboxed_containers_wait_timeout", WAIT_TIMEOUT)
         if playbook == "verify":  # verify needs a fully qualified image; the simulated kubelets pull nothing
             ev.setdefault("sandboxed_containers_verify_image", VERIFY_IMAGE)
         argv = [str(VENV_BIN / "ansible-playbook"), str(REPO / "playbooks" / f"{playbook}.yml"), "-e", json.dumps(ev)]

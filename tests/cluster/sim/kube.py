@@ -276,7 +276,10 @@ class Informer:
 
     Writes the simulator makes go into the cache at once (`apply`) so its next
     decision never works on an object older than its own last write; the watch
-    event that follows is then ignored (same or older resourceVersion).
+    event that follows is then ignored (same or older resourceVersion). A deletion
+    leaves a tombstone with its resourceVersion, so that a write response that
+    arrives after the DELETED event (the worker thread is slower than the watch
+    thread on a busy machine) cannot bring the object back into the cache.
     """
 
     def __init__(self, kube: Kube, path: str, handler: Handler, *, name: str,
@@ -287,6 +290,7 @@ class Informer:
         self.name = name
         self.field_selector = field_selector
         self.store: dict[str, dict] = {}
+        self.tombstones: dict[str, int] = {}  # key -> resourceVersion of its deletion
         self.lock = threading.RLock()
         self.synced = threading.Event()
         self._stop = threading.Event()
@@ -306,16 +310,25 @@ class Informer:
         if not obj or "metadata" not in obj:
             return
         key = obj_key(obj)
+        rv = rv_int(obj)
         with self.lock:
             old = self.store.get(key)
-            if old is not None and rv_int(old) >= rv_int(obj):
+            if old is not None and rv_int(old) >= rv:
                 return
+            if self.tombstones.get(key, -1) >= rv:
+                return  # deleted after this version was written
+            self.tombstones.pop(key, None)
             self.store[key] = obj
         self._call(old, obj)
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str, deleted: dict | int | None = None) -> None:
+        """Drops an object; `deleted` (the DELETED event's object, or the resourceVersion of
+        the list that no longer has it) leaves a tombstone that older writes cannot pass."""
         with self.lock:
             old = self.store.pop(key, None)
+            if deleted is not None:
+                rv = deleted if isinstance(deleted, int) else rv_int(deleted)
+                self.tombstones[key] = max(rv, self.tombstones.get(key, -1))
         if old is not None:
             self._call(old, None)
 
@@ -325,12 +338,12 @@ class Informer:
         except Exception:
             log.exception("%s handler failed", self.name)
 
-    def _replace(self, items: list[dict]) -> None:
+    def _replace(self, items: list[dict], rv: str) -> None:
         fresh = {obj_key(o): o for o in items}
         with self.lock:
             gone = [k for k in self.store if k not in fresh]
         for k in gone:
-            self.forget(k)
+            self.forget(k, rv_int({"metadata": {"resourceVersion": rv}}))
         for o in items:
             self.apply(o)
 
@@ -355,7 +368,7 @@ class Informer:
                 for item in lst.get("items") or []:
                     item.setdefault("apiVersion", lst.get("apiVersion", ""))
                     item.setdefault("kind", lst.get("kind", "").removesuffix("List"))
-                self._replace(lst.get("items") or [])
+                self._replace(lst.get("items") or [], rv)
                 self.synced.set()
                 backoff = 0.2
                 self._watch(rv)
@@ -390,7 +403,7 @@ class Informer:
                     if typ == "BOOKMARK":
                         continue
                     if typ == "DELETED":
-                        self.forget(obj_key(obj))
+                        self.forget(obj_key(obj), obj)
                     else:
                         self.apply(obj)
             finally:

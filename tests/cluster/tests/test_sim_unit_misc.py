@@ -76,6 +76,32 @@ def test_informer_cache_takes_only_newer_objects():
     assert seen == [(None, "5"), ("5", "7"), ("7", None)]
 
 
+def test_informer_keeps_an_object_deleted_after_our_write_deleted():
+    # The simulator writes through its cache (apply) from a worker thread while the watch thread
+    # applies events. Seen in CI: the render controller created a rendered config, the garbage
+    # collector deleted it at once (its owner pool was gone), the watch delivered ADDED then
+    # DELETED, and only then did the worker apply its create response: the cache held a config the
+    # API no longer had, for good, and the next pool with that content targeted a config that
+    # never came back (the install's wait hung). A deletion is newer than the write it follows.
+    inf = Informer(None, "/x", lambda o, n: None, name="t")  # type: ignore[arg-type]
+    created = {"metadata": {"name": "rendered-x", "resourceVersion": "10"}}
+    inf.apply(created)  # the watch's ADDED
+    inf.forget("rendered-x", {"metadata": {"name": "rendered-x", "resourceVersion": "11"}})  # DELETED
+    inf.apply(created)  # the worker's own create response, late
+    assert inf.get("rendered-x") is None
+    inf.apply({"metadata": {"name": "rendered-x", "resourceVersion": "12"}})  # created again: newer
+    assert inf.get("rendered-x")["metadata"]["resourceVersion"] == "12"
+
+
+def test_informer_relist_drops_what_the_list_no_longer_has_for_good():
+    inf = Informer(None, "/x", lambda o, n: None, name="t")  # type: ignore[arg-type]
+    pool = {"metadata": {"name": "kata-oc", "resourceVersion": "20"}}
+    inf.apply(pool)
+    inf._replace([], "25")  # relisted at 25: deleted meanwhile
+    inf.apply(pool)  # a late write response of the deleted pool
+    assert inf.get("kata-oc") is None
+
+
 def test_go_json_offsets():
     raw, off = ignition.go_json({"b": [1, {"c": "<&>"}], "a": True})
     assert raw == b'{"a":true,"b":[1,{"c":"\\u003c\\u0026\\u003e"}]}'
