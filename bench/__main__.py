@@ -43,6 +43,18 @@ def aggregate(runs: list[dict]) -> dict:
     return case
 
 
+def ansible_floor(env: Env, label: str, runs: int = 3) -> float:
+    """The median wall time of bench/empty.yml (one task): what ansible-playbook itself costs on this machine
+    today, whatever the playbook does. Reported beside the overhead; the target is not changed by it."""
+    walls = []
+    for i in range(runs):
+        run = env.run_playbook(REPO / "bench" / "empty.yml", f"empty-{label}-{i}")
+        if run.rc != 0:
+            raise SystemExit(f"bench/empty.yml failed (exit {run.rc}); see {run.log}")
+        walls.append(run.wall_s)
+    return round(statistics.median(walls), 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             floor = floor_seconds(n, mu, t, args.render_delay)
             repeat = args.repeat_large if floor > args.large_floor else args.repeat
             runs: dict[str, list[dict]] = {tool: [] for tool in tools}
+            ansible = ansible_floor(env, f"n{n}-mu{mu.replace('%', 'pct')}-t{t:g}")
             for i in range(repeat):
                 for tool in tools:  # interleaved, so load from others hits both tools alike
                     load = os.getloadavg()[0]
@@ -94,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                           flush=True)
                     r = measure(env, tool, n, mu, t, label, args.reruns)
                     r["load_avg_1m"] = round(load, 2)
+                    r["ansible_floor_s"] = ansible
+                    r["overhead_over_ansible_s"] = round(r["overhead_s"] - ansible, 2)
                     runs[tool].append(r)
                     print(f"         wall {r['wall_s']} s, overhead {r['overhead_s']} s, re-run {r['rerun_s']} s, "
                           f"requests {r['api_requests_install']} ({r['api_requests_wait']} in the wait), "

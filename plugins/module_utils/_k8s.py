@@ -7,6 +7,7 @@ Private module_utils: may change at any time, even in bugfix releases.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import json
@@ -72,6 +73,10 @@ class ClusterError(Exception):
 
 class ApiUnreachable(ClusterError):
     """The API server cannot be reached just now (refused, reset, 5xx), as opposed to a refusal of the request."""
+
+
+# Node label patches sent at once (the client's connection pool holds more connections than this).
+LABEL_THREADS = 8
 
 
 class ApiNotServed(ClusterError):
@@ -283,10 +288,13 @@ class Cluster:
         want = sorted(set(names))
         add = [n for n in want if (nodes[n]["metadata"].get("labels") or {}).get(key) != value]
         remove = [n for n in having if n not in want]
-        for n in add:
-            self.patch("v1", "Node", n, {"metadata": {"labels": {key: value}}})
-        for n in remove:
-            self.patch("v1", "Node", n, {"metadata": {"labels": {key: None}}})
+        patches = [(n, value) for n in add] + [(n, None) for n in remove]
+        self.resource("v1", "Node")  # discovery once, before the threads
+        # One request per node, LABEL_THREADS at a time: a hundred nodes one after the other took 1.9 s after
+        # the rollout. The first error is raised once the patches under way have ended; a re-run finishes.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=LABEL_THREADS) as threads:
+            list(threads.map(lambda nv: self.patch("v1", "Node", nv[0], {"metadata": {"labels": {key: nv[1]}}}),
+                             patches))
         return add, remove, having
 
 

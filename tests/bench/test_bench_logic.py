@@ -149,3 +149,19 @@ def test_pss_is_compared_with_the_baseline_of_the_same_case():
     cases = [case("collection", 3, 115.0), case("baseline", 3, 100.0), case("baseline", 20, 50.0)]
     assert pss_over_baseline(cases[0], cases) == pytest.approx(0.15)
     assert pss_over_baseline(case("collection", 100, 1.0), cases) is None
+
+
+def test_the_ansible_floor_is_shown_beside_the_overhead_and_leaves_the_target_alone() -> None:
+    case = aggregate([_run(10.0, [3.0], [1, 1, 1])]) | {"ansible_floor_s": 1.55, "overhead_over_ansible_s": 0.45}
+    row = markdown([case]).splitlines()[2]
+    assert "| 2.0 | 2.16 | 1.55 | 0.45 |" in row  # overhead, target, Ansible floor, overhead over it
+
+
+def test_the_empty_playbook_of_the_ansible_floor_runs_one_task_on_localhost() -> None:
+    import yaml
+
+    from bench.cases import REPO
+
+    play = yaml.safe_load((REPO / "bench" / "empty.yml").read_text())
+    assert len(play) == 1 and play[0]["hosts"] == "localhost" and play[0]["gather_facts"] is False
+    assert [next(k for k in t if k != "name") for t in play[0]["tasks"]] == ["ansible.builtin.debug"]
