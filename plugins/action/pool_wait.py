@@ -15,6 +15,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     Cluster,
     ClusterError,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import HANDLER_LABEL, READY_SINCE_ANNOTATION
 from ansible_collections.sandboxed.containers.plugins.module_utils._watch import (
     Outcome,
     PoolWaiter,
@@ -30,12 +31,24 @@ def progress(text: str) -> None:
     display.display(f"pool_wait: {text}")
 
 
+def label_ready(cluster: Cluster, handler: str, nodes: list[str]) -> dict[str, str]:
+    """Labels nodes that have just become ready for sandboxed pods, with the time as an annotation."""
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for name in nodes:
+        cluster.patch("v1", "Node", name, {"metadata": {"labels": {HANDLER_LABEL: handler},
+                                                        "annotations": {READY_SINCE_ANNOTATION: since}}})
+    progress(f"ready for sandboxed pods: {', '.join(nodes)} (labelled {HANDLER_LABEL}={handler})")
+    return dict.fromkeys(nodes, since)
+
+
 class ActionModule(ClusterAction):
     spec = pool_wait.ARGUMENT_SPEC
 
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         args = self.arguments()
+        if args["label_ready"] and not args["handler"]:
+            raise AnsibleActionFail("label_ready needs the handler: set handler to the CRI-O runtime handler")
         if self._task.check_mode:
             result.update(changed=False, skipped=True,
                           msg="check mode: not waiting for the MCO (nothing was changed to wait for)")
@@ -46,9 +59,12 @@ class ActionModule(ClusterAction):
             cluster = retry_while_unavailable(lambda: Cluster(self.task(args)), deadline, progress, "connecting")
         except ClusterError as e:
             raise AnsibleActionFail(str(e)) from None
+        ready: dict[str, str] = {}
         waiter = PoolWaiter(cluster.client.client, args["pools"], machine_config=args["machine_config"],
                             present=args["present"], phase=args["phase"], absent_from=args["absent_from"],
-                            reboot_timeout=args["reboot_timeout"] or None)
+                            reboot_timeout=args["reboot_timeout"] or None, handler=args["handler"],
+                            candidates=args["label_ready"],
+                            on_ready=lambda nodes: ready.update(label_ready(cluster, args["handler"], nodes)))
         try:
             with cluster.errors("cannot wait for the pools"):
                 outcome = waiter.wait(args["timeout"], progress, heartbeat=args["progress_interval"])
@@ -58,6 +74,7 @@ class ActionModule(ClusterAction):
         except (ClusterError, LookupError, PermissionError) as e:
             raise AnsibleActionFail(str(e)) from None
         result.update(self.summary(outcome, waiter, args, cluster.host))
+        result.update(ready_nodes=ready, changed=bool(ready))
         return result
 
     @staticmethod

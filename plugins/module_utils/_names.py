@@ -29,6 +29,8 @@ FIELD_MANAGER = "sandboxed.containers"
 # schedules onto this label, so sandboxed pods never land on a node without the handler (a schedulable
 # control-plane node carries the worker role label, yet the MCO keeps it in the master pool).
 HANDLER_LABEL = "sandboxed.containers/handler"
+# With that label, on each node the collection labelled: when (RFC 3339, UTC), for status and the report.
+READY_SINCE_ANNOTATION = "sandboxed.containers/ready-since"
 
 # The extension: RHCOS and SCOS name it through the MCO's allow-list, Fedora CoreOS by its package name.
 EXTENSION = "sandboxed-containers"

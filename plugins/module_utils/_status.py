@@ -17,6 +17,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._names import
     HANDLER_LABEL,
     MCD_REASON,
     MCD_STATE,
+    READY_SINCE_ANNOTATION,
     VERSION_ANNOTATION,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
@@ -51,8 +52,34 @@ def sources(pool: dict) -> list[str]:
     return [s.get("name") for s in ((pool.get("spec") or {}).get("configuration") or {}).get("source") or []]
 
 
-def node_states(nodes: list[dict], pools: list[dict], machine_config: str) -> list[dict]:
-    """installed / installing / waiting / failed / not installed for every node."""
+# Node by node, whether sandboxed pods can run there (rollouts): the collection labelled it ready; its update is
+# under way; it waits its turn (or its label); its update failed; something holds it; the install does not touch it.
+READINESS = ("ready", "updating", "waiting", "degraded", "blocked", "not chosen")
+
+
+def readiness(entry: dict, pool: dict | None, handler: str | None, ready_since: str | None) -> dict:
+    """One of READINESS for a node entry of node_states, with the reason and the time it became ready."""
+    mcd, carries = entry["mcd_state"], entry["state"] != "not installed" or entry["handler_label"]
+    if mcd in ("Degraded", "Unreconcilable"):
+        return {"readiness": "degraded", "readiness_reason": entry["reason"] or mcd, "ready_since": None}
+    if handler and entry["handler_label"] == handler:
+        return {"readiness": "ready", "readiness_reason": "", "ready_since": ready_since}
+    if not carries:
+        return {"readiness": "not chosen", "readiness_reason": "", "ready_since": None}
+    if entry["state"] == "installed":
+        return {"readiness": "waiting", "ready_since": None,
+                "readiness_reason": "updated, not labelled yet: the install labels it (run it again if it ended)"}
+    if pool is not None and is_paused(pool):
+        return {"readiness": "blocked", "ready_since": None,
+                "readiness_reason": f"pool {entry['pool']} is paused: the MCO updates none of its nodes"}
+    if mcd == "Working" or (entry["desired_config"] and entry["desired_config"] != entry["current_config"]):
+        return {"readiness": "updating", "readiness_reason": "", "ready_since": None}
+    return {"readiness": "waiting", "readiness_reason": "its turn in the rollout", "ready_since": None}
+
+
+def node_states(nodes: list[dict], pools: list[dict], machine_config: str, handler: str | None = None) -> list[dict]:
+    """installed / installing / waiting / failed / not installed for every node, and its readiness for
+    sandboxed pods (readiness())."""
     by_name = {p["metadata"]["name"]: p for p in pools}
     out = []
     for n in sorted(nodes, key=lambda n: n["metadata"]["name"]):
@@ -79,6 +106,7 @@ def node_states(nodes: list[dict], pools: list[dict], machine_config: str) -> li
             entry["state"] = "installed"
         else:
             entry["state"] = "waiting"
+        entry.update(readiness(entry, pool, handler, ann.get(READY_SINCE_ANNOTATION)))
         out.append(entry)
     return out
 

@@ -32,10 +32,13 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import u
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     CRIO_DROPIN_PATH,
+    HANDLER_LABEL,
     KATA_EXTENSIONS,
     MC_API,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._pool import max_unavailable_nodes
+from ansible_collections.sandboxed.containers.plugins.module_utils._readiness import not_ready_because
+from ansible_collections.sandboxed.containers.plugins.module_utils._rendered import rendered_carries
 
 WATCH_SECONDS = 240  # the server ends each watch after this; we re-watch from the last resourceVersion
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
@@ -129,8 +132,15 @@ class PoolWaiter:
 
     def __init__(self, dyn, pools: list[str], *, machine_config: str | None = None, present: bool = True,
                  phase: str = ROLLED_OUT, absent_from: list[str] | None = None,
-                 reboot_timeout: float | None = None) -> None:
+                 reboot_timeout: float | None = None, handler: str | None = None,
+                 candidates: list[str] | None = None, on_ready: Callable[[list[str]], None] | None = None) -> None:
         self.dyn = dyn
+        # Node by node: `on_ready` is called with the candidates that have just become ready for sandboxed pods
+        # (see _readiness), once each, while the rollout goes on; nodes already labelled are not called again.
+        self.handler = handler
+        self.candidates = sorted(candidates or [])
+        self.on_ready = on_ready
+        self.marked: set[str] | None = None
         # Pools that must converge with the MachineConfig (or without it when present is false), then
         # pools that must converge without it (e.g. the worker pool the chosen nodes left).
         self.absent_from = [p for p in absent_from or [] if p not in pools]
@@ -196,6 +206,24 @@ class PoolWaiter:
                 not_ready_for=not_ready_for, reboot_timeout=self.reboot_timeout,
             )
         return out
+
+    def _carries(self, config: str) -> bool | None:
+        spec = self._rendered(config)
+        return None if spec is None or self.mc_spec is None else rendered_carries(spec, self.mc_spec)
+
+    def mark_ready(self) -> list[str]:
+        """Calls on_ready with the candidates that became ready since the last call; returns them."""
+        if self.on_ready is None or not self.present or not self.handler:
+            return []
+        if self.marked is None:  # labelled by an earlier run: not again
+            self.marked = {n for n in self.candidates if ((self.nodes.get(n) or {}).get("metadata", {})
+                                                          .get("labels") or {}).get(HANDLER_LABEL) == self.handler}
+        fresh = [n for n in self.candidates if n not in self.marked and n in self.nodes
+                 and not_ready_because(self.nodes[n], self.handler, self._carries) is None]
+        if fresh:
+            self.on_ready(fresh)
+            self.marked.update(fresh)
+        return fresh
 
     def _track_readiness(self, changed: dict | None) -> None:
         """Keeps when each node was first seen NotReady; `changed` is one node, or None after a full list."""
@@ -280,6 +308,7 @@ class PoolWaiter:
                     timeout = auto_timeout(list(self.pools.values()), list(self.nodes.values()), self.names)
                     self.timeout = timeout
                 assessments = self.assess_all()
+                self.mark_ready()
                 states = {a.state for a in assessments.values()}
                 text = "; ".join(a.progress for a in assessments.values())
                 now = time.monotonic()

@@ -13,8 +13,11 @@ description:
     from every other node, in one call. The RuntimeClass schedules onto this label, so sandboxed pods land only on
     nodes whose rendered config carries the collection's MachineConfig, never on a schedulable control-plane node
     that carries the worker role label but stays in the master pool without the handler.
-  - The install removes it from the nodes that are about to lose the handler before their rollout starts, and
-    puts it on the nodes that have the handler once their rollout has finished; the uninstall removes it first.
+  - The install removes it from the nodes that are about to lose the handler before their rollout starts; the
+    wait (M(sandboxed.containers.pool_wait), O(sandboxed.containers.pool_wait#module:label_ready)) puts it on each
+    node as soon as that node is ready, and this module then makes the set exact. The uninstall removes it first.
+  - A node that gets the label is annotated C(sandboxed.containers/ready-since) with the time (UTC); the
+    annotation goes with the label.
   - Label changes are JSON merge patches of the node metadata only; in check mode they are server-side dry runs.
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
@@ -63,13 +66,21 @@ diff:
   type: dict
 """
 
+import time
+
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, run_module
-from ansible_collections.sandboxed.containers.plugins.module_utils._names import DEFAULT_HANDLER, HANDLER_LABEL
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    DEFAULT_HANDLER,
+    HANDLER_LABEL,
+    READY_SINCE_ANNOTATION,
+)
 
 
 def ensure(cluster: Cluster) -> dict:
     p = cluster.task.params
-    add, remove, having = cluster.label_exactly(HANDLER_LABEL, p["handler"], p["nodes"])
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    add, remove, having = cluster.label_exactly(HANDLER_LABEL, p["handler"], p["nodes"],
+                                                annotations={READY_SINCE_ANNOTATION: since})
     return {"changed": bool(add or remove), "labelled": add, "unlabelled": remove,
             "diff": {"before": {HANDLER_LABEL: having}, "after": {HANDLER_LABEL: sorted(set(p["nodes"]))}}}
 

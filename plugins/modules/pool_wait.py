@@ -78,6 +78,21 @@ options:
         those.
     type: int
     default: 900
+  label_ready:
+    description:
+      - Nodes to label C(sandboxed.containers/handler=<handler>), each as soon as it is ready for sandboxed pods,
+        while the rollout goes on: Ready, its machine-config daemon C(Done) on a rendered config that carries
+        O(machine_config), and, where the API server has C(node.status.runtimeHandlers) (OpenShift 4.17 and
+        later), the handler reported by the kubelet. The RuntimeClass selects that label, so sandboxed pods start
+        on the first finished node and never on a node without the handler.
+      - Each labelled node is also annotated C(sandboxed.containers/ready-since) with the time (UTC).
+      - Nodes that already carry the label are left as they are. Only with O(present=true).
+    type: list
+    elements: str
+    default: []
+  handler:
+    description: The CRI-O runtime handler, the label's value. Required with O(label_ready).
+    type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -127,6 +142,11 @@ state:
   description: V(converged), V(failed) or V(timeout).
   returned: always
   type: str
+ready_nodes:
+  description: The nodes this wait labelled ready for sandboxed pods, with the time each became ready (UTC).
+  returned: always
+  type: dict
+  sample: {"worker-0": "2026-11-28T09:00:00Z"}
 """
 
 # The options the action plugin (plugins/action/pool_wait.py) validates the task against, besides kubernetes.core's
@@ -140,4 +160,6 @@ ARGUMENT_SPEC = {
     "timeout": {"type": "int", "default": 0},
     "progress_interval": {"type": "int", "default": 60},
     "reboot_timeout": {"type": "int", "default": 900},
+    "label_ready": {"type": "list", "elements": "str", "default": []},
+    "handler": {"type": "str"},
 }

@@ -76,8 +76,12 @@ unlabelled:
   type: list
   elements: str
 nodes:
-  description: Per node, its pool, state, handler label and the MCO's view (current, desired and target config,
-    reason).
+  description:
+    - Per node, its pool, state, handler label and the MCO's view (current, desired and target config, reason).
+    - C(readiness), whether sandboxed pods can run there, node by node - V(ready) (the collection labelled it;
+      C(ready_since) says when, UTC), V(updating), V(waiting) (its turn in the rollout, or its label),
+      V(degraded) (the daemon's reason), V(blocked) (for example its pool is paused), or V(not chosen); with
+      C(readiness_reason).
   returned: success
   type: list
   elements: dict
@@ -85,6 +89,11 @@ counts:
   description: Number of nodes per state.
   returned: success
   type: dict
+readiness:
+  description: Number of nodes per readiness (see RV(nodes)).
+  returned: success
+  type: dict
+  sample: {"ready": 2, "updating": 1, "waiting": 0, "degraded": 0, "blocked": 0, "not chosen": 3}
 pools:
   description: The pools that carry the MachineConfig, with their status.
   returned: success
@@ -164,6 +173,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     SETTINGS_ANNOTATION,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
+    READINESS,
     counts,
     node_states,
     pods_using,
@@ -212,6 +222,13 @@ def policy_report(cluster: Cluster, rc: dict | None) -> dict:
     return summary
 
 
+def runtime_class_summary(rc: dict | None, name: str) -> dict | None:
+    if rc is None:
+        return None
+    return {"name": name, "handler": rc.get("handler"), "overhead": (rc.get("overhead") or {}).get("podFixed"),
+            "scheduling": rc.get("scheduling"), "version": version_of(rc)}
+
+
 def report(cluster: Cluster) -> dict:
     p = cluster.task.params
     mc_name = p["machine_config_name"]
@@ -220,7 +237,7 @@ def report(cluster: Cluster) -> dict:
     mc = cluster.get(MC_API, "MachineConfig", mc_name)
     runtime_classes = cluster.list(RUNTIME_CLASS_API, "RuntimeClass")
     rc = next((x for x in runtime_classes if x["metadata"]["name"] == p["runtime_class_name"]), None)
-    states = node_states(nodes, pools, mc_name)
+    states = node_states(nodes, pools, mc_name, p["handler"] or (rc or {}).get("handler"))
     carrying = [x for x in pools if mc_name in sources(x)]
     custom = next((x for x in pools if x["metadata"]["name"] == p["pool_name"]), None)
     managed = []
@@ -252,11 +269,6 @@ def report(cluster: Cluster) -> dict:
             + ("the admission policy gates it like the collection's" if gated else
                "no admission policy gates it (set sandboxed_containers_policy with the namespaces or users mode), "
                f"or delete it if nothing uses it (oc delete runtimeclass {name})"))
-    runtime_class = None
-    if rc:
-        runtime_class = {"name": p["runtime_class_name"], "handler": rc.get("handler"),
-                         "overhead": (rc.get("overhead") or {}).get("podFixed"),
-                         "scheduling": rc.get("scheduling"), "version": version_of(rc)}
     return {
         "changed": False,
         "installed": bool(mc and rc and in_target and all(s["state"] == "installed" for s in in_target)
@@ -264,8 +276,9 @@ def report(cluster: Cluster) -> dict:
         "unlabelled": unlabelled,
         "nodes": states,
         "counts": counts(states),
+        "readiness": {r: sum(1 for s in states if s["readiness"] == r) for r in READINESS},
         "pools": [pool_summary(x) for x in carrying],
-        "runtime_class": runtime_class,
+        "runtime_class": runtime_class_summary(rc, p["runtime_class_name"]),
         "managed": managed,
         "pods": pods,
         "other_runtime_classes": others,

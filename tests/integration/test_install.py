@@ -112,6 +112,45 @@ def sources(pool: dict) -> list[str]:
     return [s["name"] for s in ((pool.get("spec") or {}).get("configuration") or {}).get("source") or []]
 
 
+def done_on_our_config(api) -> list[str]:
+    """The workers whose daemon is Done on a rendered config whose pool lists our MachineConfig."""
+    ours = {p["spec"]["configuration"]["name"] for p in st.pools(api) if MC_NAME in sources(p)}
+    return sorted(n["metadata"]["name"] for n in st.nodes(api)
+                  if n["metadata"]["annotations"].get(STATE) == "Done"
+                  and n["metadata"]["annotations"].get("machineconfiguration.openshift.io/currentConfig") in ours)
+
+
+def test_sandboxed_pods_start_on_the_first_ready_node_while_the_others_still_update(cluster, ansible, fresh):
+    api = fresh
+    st.configure(api, node_update=4)  # three nodes one after the other: about 12 s of rollout
+    core = client.CoreV1Api(api)
+    ns = new_namespace(api)
+    with Output(ansible.start("install")) as install:
+        # The RuntimeClass comes before any node is ready: a pod that uses it waits Pending, it does not fail.
+        st.wait_for(lambda: "kata" in runtime_classes(api), 120, what="the RuntimeClass")
+        assert handler_nodes(api) == []
+        core.create_namespaced_pod(ns, client.V1Pod(
+            metadata=client.V1ObjectMeta(name="early"),
+            spec=client.V1PodSpec(runtime_class_name="kata", containers=[
+                client.V1Container(name="c", image="registry.invalid/app:1")])))
+        # worker-0 is labelled as soon as its update is done, while worker-2 has not begun its own ...
+        st.wait_for(lambda: handler_nodes(api), 120, what="the first ready node")
+        first = handler_nodes(api)
+        assert first == ["worker-0"], first
+        assert "worker-2" not in done_on_our_config(api)
+        worker0 = next(n for n in st.nodes(api) if n["metadata"]["name"] == "worker-0")
+        ready_since = worker0["metadata"]["annotations"]["sandboxed.containers/ready-since"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ready_since)
+        # ... and the pod starts there before the install has finished.
+        pod = st.wait_for(lambda: (p := core.read_namespaced_pod("early", ns)).status.phase == "Running" and p,
+                          60, what="the pod on the first ready node")
+        assert pod.spec.node_name == "worker-0"
+        assert install.proc.poll() is None, "the install should still be waiting for worker-1 and worker-2"
+        assert install.finish(300) == 0, install.text
+    assert "pool_wait: ready for sandboxed pods: worker-0" in install.text
+    assert handler_nodes(api) == ["worker-0", "worker-1", "worker-2"]
+
+
 def test_install_on_every_worker(cluster, ansible, fresh):
     api = fresh
     st.configure(api, node_update=5)  # slow enough that the wait sees the rollout under way, under load too
@@ -144,6 +183,13 @@ def test_install_on_every_worker(cluster, ansible, fresh):
     assert all(p.spec.overhead == {"cpu": "250m", "memory": "350Mi"} for p in pods)
     assert r.report["installed"] is True
     assert r.report["counts"]["installed"] == 3
+    # Node by node: every worker ready for sandboxed pods since the wait labelled it; the masters not chosen.
+    readiness = {n["name"]: n["readiness"] for n in r.report["nodes"]}
+    assert readiness == {"master-0": "not chosen", "master-1": "not chosen", "master-2": "not chosen",
+                         "worker-0": "ready", "worker-1": "ready", "worker-2": "ready"}
+    assert all(n["ready_since"] for n in r.report["nodes"] if n["readiness"] == "ready")
+    assert r.report["readiness"]["ready"] == 3
+    assert "Ready for sandboxed pods: worker-0, worker-1, worker-2." in r.text
     # Live progress lines of the wait, printed as the nodes moved (whether the wait begins before or
     # after the MCO rendered depends on timing, so only the later lines are certain).
     assert re.search(r"pool_wait: worker: [12]/3 updated", r.output), r.output
@@ -272,7 +318,7 @@ def test_a_naive_wait_is_fooled_by_the_stale_updated_window_and_ours_is_not(clus
     assert f"pool_wait: worker: 3/3 updated, converged on {worker['spec']['configuration']['name']}" in ours.text
 
 
-def test_a_node_fault_during_the_rollout_fails_fast_with_no_runtime_class_and_a_rerun_completes(
+def test_a_node_fault_during_the_rollout_fails_fast_with_no_pod_on_the_faulty_node_and_a_rerun_completes(
         cluster, ansible, fresh):
     api = fresh
     st.configure(api, node_update=1.5)
@@ -293,12 +339,12 @@ def test_a_node_fault_during_the_rollout_fails_fast_with_no_runtime_class_and_a_
     assert st.reboots(api)["worker-1"] == 0
     # It failed during the rollout: the MachineConfig is in, the worker pool targets a render with it ...
     assert MC_NAME in sources(st.pool(api, "worker"))
-    # ... and nothing may run sandboxed pods yet: no RuntimeClass, no node labelled as having the handler.
-    with pytest.raises(client.ApiException) as e:
-        client.NodeV1Api(api).read_runtime_class("kata")
-    assert e.value.status == 404
-    assert runtime_classes(api) == []
-    assert handler_nodes(api) == []
+    # ... the RuntimeClass exists and selects the handler label, which only the nodes that finished their update
+    # before the fault carry: no sandboxed pod can land on worker-1.
+    rc = client.NodeV1Api(api).read_runtime_class("kata")
+    assert rc.scheduling.node_selector == {"sandboxed.containers/handler": "kata"}
+    assert "worker-1" not in handler_nodes(api)
+    assert set(handler_nodes(api)) <= set(done_on_our_config(api))
     st.clear_fault(api, "worker-1")
     r = ansible.run("install")
     assert r.rc == 0, r
@@ -316,7 +362,9 @@ def test_wait_timeout_says_what_it_still_waits_for_and_a_rerun_completes(cluster
     assert "timed out after 8 s waiting for worker" in r.text
     assert "worker-1 Working" in r.text
     assert "The rollout goes on in the cluster: run again to keep waiting" in r.text
-    assert runtime_classes(api) == []  # the RuntimeClass comes only after the rollout
+    # worker-0 finished before worker-1 hung; worker-2 waits its turn: only worker-0 may take sandboxed pods.
+    assert runtime_classes(api) == ["kata"]
+    assert handler_nodes(api) == ["worker-0"]
     st.unhang(api, "worker-1")
     r = ansible.run("install")
     assert r.rc == 0, r

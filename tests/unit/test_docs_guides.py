@@ -176,11 +176,15 @@ def test_the_policy_role_says_when_the_install_applies_it(transition):
 
     first_policy, last_policy = index(policy), index(policy, last=True)
     first_wait = index(lambda t: "sandboxed.containers.pool_wait" in t)
+    rollout_wait = index(lambda t: "sandboxed.containers.pool_wait" in t, last=True)
     runtime_class = index(lambda t: "sandboxed.containers.runtime_class" in t and
                           t["sandboxed.containers.runtime_class"].get("state") != "absent")
     first_write = index(lambda t: "sandboxed.containers.machine_config" in t or
                         "sandboxed.containers.machine_config_pool" in t)
-    assert first_write < first_policy < first_wait < runtime_class < last_policy
+    # The RuntimeClass, and the policy's record on it, come before the rollout's wait: pods wait Pending for the
+    # first ready node (the wait labels each node as it becomes ready).
+    assert first_write < first_policy < first_wait and first_policy < runtime_class < last_policy < rollout_wait
+    assert tasks[rollout_wait]["sandboxed.containers.pool_wait"].get("label_ready")
 
     readme = " ".join((ROOT / "roles/policy/README.md").read_text().split())
     spec = yaml.safe_load((ROOT / "roles/policy/meta/argument_specs.yml").read_text())
@@ -188,5 +192,6 @@ def test_the_policy_role_says_when_the_install_applies_it(transition):
     for text in (readme, description):
         assert "First before the first wait" in text
         assert "so it is in force before the RuntimeClass exists" in text
-        assert "at the end, after the RuntimeClass is created, to record the settings on it" in text
+        assert ("right after the RuntimeClass is created, before the wait for the rollout, to record the settings "
+                "on it") in text
         assert "run it after the RuntimeClass" not in text

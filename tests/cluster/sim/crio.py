@@ -314,3 +314,24 @@ def handler_error(handler: str, conf: CrioConfig, seed: str) -> str | None:
     if handler not in conf.runtimes:
         return f"failed to find runtime handler {handler} from runtime list {runtime_list(conf.runtimes, seed)}"
     return None
+
+
+# Runtimes whose `<runtime_path> features` lists the "rro" mount option (runc >= 1.1, crun >= 1.8.5 on RHCOS 9);
+# containerd-shim-kata-v2 has no `features` command, so CRI-O leaves both features false for it
+# (pkg/config/config.go initializeRuntimeFeatures).
+RRO_RUNTIMES = ("runc", "crun")
+
+
+def runtime_handlers(conf: CrioConfig) -> list[dict[str, Any]]:
+    """RuntimeStatus's runtime_handlers as CRI-O answers them (server/runtime_status.go, v1.30.0 on): one per
+    valid handler, and after the default handler an entry named "" with its features. CRI-O ranges over a Go map,
+    so its order changes from call to call; here it is sorted, which the kubelet (it keeps CRI-O's order) allows.
+    User namespaces need IDMap mounts enabled in the runtime's features: not modelled, false for every handler."""
+    out = []
+    for name in sorted(conf.runtimes):
+        path = str(conf.runtimes[name].get("runtime_path") or name)
+        features = {"recursiveReadOnlyMounts": path.rsplit("/", 1)[-1] in RRO_RUNTIMES, "userNamespaces": False}
+        out.append({"name": name, "features": features})
+        if name == conf.default_runtime:
+            out.append({"name": "", "features": dict(features)})
+    return out

@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from . import lifecycle, mcd, releases
+from . import crio, lifecycle, mcd, releases
 from . import pools as P
 from .constants import (
     ARCH_LABEL,
@@ -166,6 +166,15 @@ class Daemon:
             REBOOTS: P.annotations(node).get(REBOOTS) or "0",
         }):
             log.info("node %s: first boot with %s (pool %s)", P.name(node), served, P.name(pool))
+            self._report_handlers(node, self.sim.mcs.get(served))
+
+    def _report_handlers(self, node: dict, booted: dict | None) -> None:
+        """What the kubelet reports of CRI-O's handlers on a node booted into `booted` (see _set_ready)."""
+        if not self.sim.knobs.release.runtime_handlers_reported:
+            return
+        conf = self.sim.kubelet.crio_config_for(node, booted)
+        if not isinstance(conf, str):
+            self.sim.patch_node_status(node, {"runtimeHandlers": crio.runtime_handlers(conf)})
 
     def _idle(self, node: dict) -> None:
         a = P.annotations(node)
@@ -312,7 +321,7 @@ class Daemon:
                     log.warning("node %s: crio.service failed after the reboot: %s", P.name(node), err)
                 return
             self.crio_failed.pop(P.name(node), None)
-            self._set_ready(node, True)
+            self._set_ready(node, True, sim.mcs.get(a.get(SIM_REBOOTING) or des))
             return
         log.info("node %s: booted into %s", P.name(node), des)
         ann: dict[str, str | None] = {SIM_REBOOTING: None, DESIRED_DRAIN: f"uncordon-{des}"}
@@ -337,7 +346,7 @@ class Daemon:
         self._event(node, "Normal", "Uncordon", f"Update completed for config {des} and node has been uncordoned")
         self._event(node, "Normal", "NodeDone", f"Setting node {P.name(node)}, currentConfig {des} to Done")
 
-    def _set_ready(self, node: dict, ready: bool) -> None:
+    def _set_ready(self, node: dict, ready: bool, booted: dict | None = None) -> None:
         now = now_rfc3339()
         if ready:
             cond = {"type": "Ready", "status": "True", "reason": "KubeletReady",
@@ -345,6 +354,9 @@ class Daemon:
                     "lastTransitionTime": now}
             boot_id = str(uuid.UUID(hashlib.md5(f"{P.name(node)}/{time.time_ns()}".encode()).hexdigest()))
             self.sim.patch_node_status(node, {"conditions": [cond], "nodeInfo": {"bootID": boot_id}})
+            # The kubelet's first status after its start carries the handlers CRI-O loaded at boot
+            # (updateRuntimeUp, then the RuntimeHandlers setter; pkg/kubelet/kubelet.go, kubelet_node_status.go).
+            self._report_handlers(node, booted)
         else:
             cond = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                     "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": now,

@@ -68,6 +68,13 @@ class Release:
         return self.minor >= 18
 
     @property
+    def runtime_handlers_reported(self) -> bool:
+        # The kubelet's RuntimeHandlers setter (pkg/kubelet/nodestatus/setters.go) returns early unless
+        # RecursiveReadOnlyMounts or UserNamespacesSupport is enabled (pkg/features/kube_features.go): both are off
+        # by default in 1.30 (RRO alpha), RRO is beta and on from 1.31 (OpenShift 4.18).
+        return int(self.kubernetes.split(".")[1]) >= 31
+
+    @property
     def post_config_action(self) -> bool:  # the annotation exists from release-4.15
         return self.minor >= 15
 

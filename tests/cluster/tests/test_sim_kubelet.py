@@ -80,6 +80,32 @@ def test_kata_pods_run_where_the_rpm_or_a_table_configures_the_handler(sim, sim_
     assert pod.spec.overhead == {"cpu": "250m", "memory": "350Mi"}
 
 
+def _handlers(api, node: str) -> list[dict] | None:
+    return st.wait_for(lambda: next(n for n in st.nodes(api) if n["metadata"]["name"] == node), 10)[
+        "status"].get("runtimeHandlers")
+
+
+def test_the_kubelet_reports_the_handlers_crio_loaded_at_boot_from_kubernetes_1_31(sim):
+    # Fresh nodes: CRI-O's handlers of the base config, and "" for the default one (crun from 4.18), each with
+    # both features spelled out, as the kubelet's RuntimeHandlers setter writes them.
+    before = st.wait_for(lambda: _handlers(sim, "worker-0"), 30, what="worker-0's runtime handlers")
+    names = [h["name"] for h in before]
+    assert "kata" not in names and "" in names and "crun" in names, before
+    assert all(set(h["features"]) == {"recursiveReadOnlyMounts", "userNamespaces"} for h in before)
+    assert next(h for h in before if h["name"] == "crun")["features"]["recursiveReadOnlyMounts"] is True
+    # The extension, after the reboot: CRI-O loaded the RPM's kata table, and the kubelet says so.
+    st.create_mc(sim, st.machine_config("50-kata", "worker", extensions=["sandboxed-containers"]))
+    st.wait_pool_converged(sim, "worker", contains=["50-kata"])
+    after = st.wait_for(lambda: (h := _handlers(sim, "worker-0")) and "kata" in [x["name"] for x in h] and h, 30,
+                        what="kata among worker-0's runtime handlers")
+    kata = next(h for h in after if h["name"] == "kata")
+    assert kata["features"] == {"recursiveReadOnlyMounts": False, "userNamespaces": False}  # no `features` command
+    # Before 1.31 (OpenShift 4.17 and older) both feature gates the setter needs are off: no field at all.
+    st.configure(sim, openshift_version="4.17")
+    st.add_node(sim, "worker-9")
+    assert _handlers(sim, "worker-9") is None
+
+
 def test_run_as_non_root_against_a_root_image(sim, sim_namespace):
     st.configure(sim, image_users={"registry.invalid/app:1": "1001", "registry.invalid/named:1": "nginx"})
     core = client.CoreV1Api(sim)

@@ -480,3 +480,54 @@ def test_our_machine_config_missing_is_said_before_any_watch():
         assert fake.watches == {"pool": [], "node": []} and not fake.lists
     finally:
         fake.close()
+
+
+# -- node by node: each node labelled as soon as it is ready --------------------------------------------------------
+
+def test_each_node_is_handed_over_as_soon_as_it_is_ready_while_the_others_still_update():
+    fake = FakeCluster([*stale()[0], MASTER_POOL], [*stale()[1], MASTER_NODE], {MC: OURS, **RENDERED})
+    handed: list[list[str]] = []
+    waiter = PoolWaiter(fake, ["worker"], machine_config=MC, handler="kata", candidates=list(WORKERS),
+                        on_ready=handed.append)
+    run = Run(waiter, 120)
+    try:
+        run.saw(f"worker: waiting for the MCO to render {MC}")
+        assert handed == []  # the nodes run the old render, which lacks our MachineConfig
+        fake.modify("pool", worker_pool(NEW, with_mc=True, generation=3, observed=3, status_config=OLD, updated=0,
+                                        updating=True))
+        fake.modify("node", node("worker-0", OLD, NEW, "Working"))
+        run.saw("worker: 0/3 updated; worker-0 Working")
+        fake.modify("node", node("worker-0", NEW))
+        fake.modify("node", node("worker-1", OLD, NEW, "Working"))
+        run.saw("worker: 1/3 updated; worker-1 Working")
+        # worker-0 is ready while worker-1 updates and worker-2 waits its turn.
+        assert handed == [["worker-0"]]
+        fake.modify("node", node("worker-1", NEW))
+        fake.modify("node", node("worker-2", OLD, NEW, "Working"))
+        run.saw("worker: 2/3 updated; worker-2 Working")
+        fake.modify("node", node("worker-2", NEW))
+        fake.modify("pool", worker_pool(NEW, with_mc=True, generation=3, observed=3))
+        assert run.result().state == "converged"
+        assert handed == [["worker-0"], ["worker-1"], ["worker-2"]]  # once each
+    finally:
+        fake.close()
+
+
+def test_a_node_labelled_by_an_earlier_run_is_not_handed_over_again_and_a_ready_one_is_at_once():
+    labelled = node("worker-0", NEW)
+    labelled["metadata"]["labels"]["sandboxed.containers/handler"] = "kata"
+    nodes = [labelled, node("worker-1", NEW), node("worker-2", OLD, NEW, "Working")]
+    fake = FakeCluster([worker_pool(NEW, with_mc=True, updated=2, updating=True), MASTER_POOL],
+                       [*nodes, MASTER_NODE], {MC: OURS, **RENDERED})
+    handed: list[list[str]] = []
+    run = Run(PoolWaiter(fake, ["worker"], machine_config=MC, handler="kata", candidates=list(WORKERS),
+                         on_ready=handed.append), 120)
+    try:
+        run.saw("worker: 2/3 updated; worker-2 Working")
+        assert handed == [["worker-1"]]  # a re-run after a killed one: the ready node is labelled at once
+        fake.modify("node", node("worker-2", NEW))
+        fake.modify("pool", worker_pool(NEW, with_mc=True))
+        assert run.result().state == "converged"
+        assert handed == [["worker-1"], ["worker-2"]]
+    finally:
+        fake.close()

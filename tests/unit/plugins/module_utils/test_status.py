@@ -236,3 +236,41 @@ def test_pods_that_may_still_run_block_and_finished_ones_do_not():
         "running", "pending", "unknown", "new", "done", "crashed"]
     assert [p["metadata"]["name"] for p in pods_using(pods, ["kata", "kata-old"], active=True)] == [
         "running", "pending", "unknown", "new", "renamed"]
+
+
+# -- readiness: node by node, whether sandboxed pods can run there ---------------------------------------------------
+
+def readiness_of(nodes: list[dict], pools: list[dict]) -> dict[str, tuple[str, str]]:
+    return {e["name"]: (e["readiness"], e["readiness_reason"]) for e in node_states(nodes, pools, MC, "kata")}
+
+
+def test_readiness_of_each_node_during_a_rollout():
+    labelled = node("worker-0", "worker", current=NEW, **{HANDLER: "kata"})
+    labelled["metadata"]["annotations"]["sandboxed.containers/ready-since"] = "2026-11-28T09:00:00Z"
+    nodes = [labelled,
+             node("worker-1", "worker", state="Working", current=OLD, desired=NEW),
+             node("worker-2", "worker", current=OLD),
+             node("worker-3", "worker", state="Degraded", current=OLD, desired=NEW, reason="disk full"),
+             node("worker-4", "worker", current=NEW),
+             node("master-0", "master", current="rendered-master-1")]
+    got = readiness_of(nodes, [MASTER, worker_pool(status_config=OLD)])
+    assert got == {
+        "worker-0": ("ready", ""),
+        "worker-1": ("updating", ""),
+        "worker-2": ("waiting", "its turn in the rollout"),
+        "worker-3": ("degraded", "disk full"),
+        "worker-4": ("waiting", "updated, not labelled yet: the install labels it (run it again if it ended)"),
+        "master-0": ("not chosen", ""),
+    }
+    since = {e["name"]: e["ready_since"] for e in node_states(nodes, [MASTER, worker_pool()], MC, "kata")}
+    assert since["worker-0"] == "2026-11-28T09:00:00Z" and since["worker-1"] is None
+
+
+def test_a_node_of_a_paused_pool_is_blocked_saying_why():
+    got = readiness_of([node("worker-0", "worker", current=OLD)], [worker_pool(paused=True, status_config=OLD)])
+    assert got == {"worker-0": ("blocked", "pool worker is paused: the MCO updates none of its nodes")}
+
+
+def test_a_label_with_another_handler_is_not_ready():
+    got = readiness_of([node("worker-0", "worker", current=NEW, **{HANDLER: "kata-qemu"})], [worker_pool()])
+    assert got["worker-0"][0] == "waiting"
