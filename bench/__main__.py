@@ -40,6 +40,12 @@ def aggregate(runs: list[dict]) -> dict:
         (r["reboots_chosen"], r["reboots_other"]) == (runs[0]["reboots_chosen"], runs[0]["reboots_other"])
         for r in runs)
     case["returned_early_runs"] = [r["returned_early"] for r in runs]
+    # Each run's own figure, and its median: it does not follow the run with the median wall time.
+    for key in ("first_ready_s", "first_ready_after_mc_s"):
+        values = [r.get(key) for r in runs]
+        case[f"{key}_runs"] = values
+        if None not in values:
+            case[key] = round(statistics.median(values), 2)
     return case
 
 

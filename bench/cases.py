@@ -194,6 +194,7 @@ def measure(env: Env, tool: str, workers: int, mu: str, node_update: float, labe
     rerun, rerun_reqs = sorted(reruns, key=lambda x: x[0].wall_s)[(len(reruns) - 1) // 2]
 
     t_mc = _first_mc_write(install_reqs)
+    t_ready = rollout.first_ready(run.t0)
     attempts = run.attempts(WAIT_TASKS[tool])
     return {
         "tool": tool, "workers": workers, "max_unavailable": mu, "node_update_s": node_update,
@@ -217,6 +218,11 @@ def measure(env: Env, tool: str, workers: int, mu: str, node_update: float, labe
         "mc_written_s": round(t_mc - run.t0, 2) if t_mc else None,
         "rendered_s": round(rollout.t_rendered - run.t0, 2) if rollout.t_rendered else None,
         "all_updated_s": round(t_all - run.t0, 2),
+        # Until a sandboxed pod can be scheduled onto a node with the handler, from the playbook's start and from
+        # the MachineConfig's write; the least it can be after the write is the render delay and one node update.
+        "first_ready_s": round(t_ready - run.t0, 2) if t_ready else None,
+        "first_ready_after_mc_s": round(t_ready - t_mc, 2) if t_ready and t_mc else None,
+        "first_ready_floor_s": round(env.render_delay + node_update, 2),
         "timeline": {
             "pool_updated": [(round(t - run.t0, 2), u, m) for t, u, m in rollout.pool_counts if t >= run.t0 - 1],
             "end_s": round(run.wall_s, 2),

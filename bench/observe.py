@@ -14,6 +14,8 @@ import psutil
 
 from sim.kube import Informer, Kube, mcp_path, node_path
 
+RUNTIME_CLASSES = "/apis/node.k8s.io/v1/runtimeclasses"
+
 CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
 STATE = "machineconfiguration.openshift.io/state"
 
@@ -127,14 +129,19 @@ class Rollout:
     pool_counts: list[tuple[float, int, int]] = field(default_factory=list)  # (t, updated, machines)
     targets: set[str] = field(default_factory=set)  # rendered configs that carry the MachineConfig
     t_rendered: float | None = None
-    node_states: dict[str, list[tuple[float, str | None, str | None]]] = field(default_factory=dict)
+    # node -> [(t, current config, daemon state, labels)], a new entry whenever one of them changes
+    node_states: dict[str, list[tuple[float, str | None, str | None, dict]]] = field(default_factory=dict)
+    runtime_class: str = "kata"
+    # [(t, the RuntimeClass's scheduling.nodeSelector, or None while it does not exist)]
+    runtime_class_history: list[tuple[float, dict | None]] = field(default_factory=list)
     last_pool: dict | None = None
     _informers: list[Informer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> Rollout:
         """Returns once both have listed, so the state before the run is known."""
-        for path, handler in ((node_path(), self._on_node), (mcp_path(), self._on_pool)):
+        for path, handler in ((node_path(), self._on_node), (mcp_path(), self._on_pool),
+                              (RUNTIME_CLASSES, self._on_runtime_class)):
             inf = Informer(self.kube, path, handler, name=f"bench-{path}")
             inf.start()
             self._informers.append(inf)
@@ -161,12 +168,20 @@ class Rollout:
             self.pool_counts.append((now, st.get("updatedMachineCount", 0), st.get("machineCount", 0)))
             self.last_pool = obj
 
+    def _on_runtime_class(self, old: dict | None, obj: dict | None) -> None:
+        current = obj or old
+        if current is None or current["metadata"]["name"] != self.runtime_class:
+            return
+        selector = ((obj.get("scheduling") or {}).get("nodeSelector") or {}) if obj is not None else None
+        with self._lock:
+            self.runtime_class_history.append((time.time(), selector))
+
     def _on_node(self, _old: dict | None, obj: dict | None) -> None:
         if obj is None or obj["metadata"]["name"] not in self.chosen:
             return
         name = obj["metadata"]["name"]
         a = obj["metadata"].get("annotations") or {}
-        state = (a.get(CURRENT_CONFIG), a.get(STATE))
+        state = (a.get(CURRENT_CONFIG), a.get(STATE), dict(obj["metadata"].get("labels") or {}))
         with self._lock:
             hist = self.node_states.setdefault(name, [])
             if not hist or hist[-1][1:] != state:
@@ -175,8 +190,12 @@ class Rollout:
     def updated_at(self) -> dict[str, float | None]:
         """When each chosen node first ran a config with the MachineConfig and was Done."""
         with self._lock:
-            return {n: next((t for t, cfg, s in self.node_states.get(n, []) if cfg in self.targets and s == "Done"),
+            return {n: next((t for t, cfg, s, _ in self.node_states.get(n, []) if cfg in self.targets and s == "Done"),
                             None) for n in self.chosen}
+
+    def first_ready(self, since: float) -> float | None:
+        with self._lock:
+            return first_ready(since, self.runtime_class_history, self.node_states, self.targets)
 
     def all_updated(self) -> float | None:
         times = self.updated_at().values()
@@ -189,3 +208,23 @@ class Rollout:
                 raise TimeoutError(f"the rollout did not finish in {timeout:.0f} s")
             time.sleep(0.1)
         return t
+
+
+def first_ready(since: float, runtime_class: list[tuple[float, dict | None]],
+                nodes: dict[str, list[tuple[float, str | None, str | None, dict]]], targets: set[str]) -> float | None:
+    """The first moment from `since` on when a sandboxed pod can be scheduled onto a node that has the handler: the
+    RuntimeClass exists, and a node whose daemon is Done on a rendered config with the MachineConfig carries every
+    label of the RuntimeClass's nodeSelector (None: never, in what was observed)."""
+    moments = sorted({since} | {t for t, _ in runtime_class} | {e[0] for hist in nodes.values() for e in hist})
+    for t in (m for m in moments if m >= since):
+        selector = next((sel for when, sel in reversed(runtime_class) if when <= t), None)
+        if selector is None:
+            continue
+        for hist in nodes.values():
+            last = next((e for e in reversed(hist) if e[0] <= t), None)
+            if last is None:
+                continue
+            _, cfg, state, labels = last
+            if cfg in targets and state == "Done" and all(labels.get(k) == v for k, v in selector.items()):
+                return t
+    return None

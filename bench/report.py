@@ -32,13 +32,14 @@ def _reboots(values: list[int]) -> str:
 
 
 def print_table(cases: list[dict]) -> None:
-    cols = ("tool", "N", "mu", "floor s", "wall s", "ratio", "over s", "target s", "ansible s", "reboots ch/oth",
-            "req inst",
+    cols = ("tool", "N", "mu", "floor s", "wall s", "ratio", "over s", "target s", "ansible s", "first ready s",
+            "reboots ch/oth", "req inst",
             "req wait", "wait s", "rerun s", "RSS MB", "PSS MB", "early")
     rows = []
     for c in sorted(cases, key=lambda c: (c["workers"], c["max_unavailable"], c["tool"] != "collection")):
         rows.append((c["tool"], c["workers"], c["max_unavailable"], c["floor_s"], c["wall_s"], c["ratio"],
                      c["overhead_s"], round(allowed_overhead(c["floor_s"]), 2), c.get("ansible_floor_s", "-"),
+                     c.get("first_ready_s") or "-",
                      f"{_reboots(c['reboots_chosen'])}/{_reboots(c['reboots_other'])}", c["api_requests_install"],
                      c["api_requests_wait"], c["wait_s"], c["rerun_s"], c["peak_rss_mb"], c["peak_pss_mb"],
                      "yes" if c["returned_early"] else "no"))
@@ -100,10 +101,18 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:+.1f} %"
 
 
+def _first_ready(case: dict) -> str:
+    """first_ready_s (first_ready_after_mc_s; first_ready_floor_s), or - for a case run before it was measured."""
+    if case.get("first_ready_s") is None:
+        return "-"
+    after, floor = case.get("first_ready_after_mc_s", "-"), case.get("first_ready_floor_s", "-")
+    return f"{case['first_ready_s']} ({after}; {floor})"
+
+
 def markdown(cases: list[dict]) -> str:
     """The results as the Markdown table of docs/performance.md."""
     head = ("| tool | N | maxUnav. | floor s | wall s | ratio | overhead s | target s | Ansible floor s "
-            "| overhead over it s | reboots chosen / other "
+            "| overhead over it s | first ready s (after the MachineConfig; floor) | reboots chosen / other "
             "| requests install | requests wait | wait s | re-run s | peak PSS MB (RSS) | PSS vs baseline "
             "| returned early |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -112,7 +121,7 @@ def markdown(cases: list[dict]) -> str:
         lines.append(
             f"| {c['tool']} | {c['workers']} | {c['max_unavailable']} | {c['floor_s']:g} | {c['wall_s']} "
             f"| {c['ratio']} | {c['overhead_s']} | {allowed_overhead(c['floor_s']):.2f} "
-            f"| {c.get('ansible_floor_s', '-')} | {c.get('overhead_over_ansible_s', '-')} "
+            f"| {c.get('ansible_floor_s', '-')} | {c.get('overhead_over_ansible_s', '-')} | {_first_ready(c)} "
             f"| {_reboots(c['reboots_chosen'])} / {_reboots(c['reboots_other'])} | {c['api_requests_install']} "
             f"| {c['api_requests_wait']} | {c['wait_s']} | {c['rerun_s']} | {c['peak_pss_mb']} ({c['peak_rss_mb']}) "
             f"| {_percent(pss_over_baseline(c, cases)) if c['tool'] == 'collection' else '-'} "

@@ -9,7 +9,7 @@ import pytest
 
 from bench.__main__ import aggregate
 from bench.cases import PlaybookRun, _first_mc_write, effective_max_unavailable, floor_seconds
-from bench.observe import AuditLog, Request, between
+from bench.observe import AuditLog, Request, between, first_ready
 from bench.report import allowed_overhead, markdown
 
 
@@ -165,3 +165,33 @@ def test_the_empty_playbook_of_the_ansible_floor_runs_one_task_on_localhost() ->
     play = yaml.safe_load((REPO / "bench" / "empty.yml").read_text())
     assert len(play) == 1 and play[0]["hosts"] == "localhost" and play[0]["gather_facts"] is False
     assert [next(k for k in t if k != "name") for t in play[0]["tasks"]] == ["ansible.builtin.debug"]
+
+
+def test_first_ready_is_when_the_runtime_class_exists_and_a_selected_node_has_the_handler() -> None:
+    targets = {"rendered-worker-new"}
+    label = {"sandboxed.containers/handler": "kata"}
+    nodes = {
+        "worker-0": [(0.0, "rendered-worker-old", "Done", {}), (5.0, "rendered-worker-old", "Working", {}),
+                     (9.0, "rendered-worker-new", "Done", {}), (9.5, "rendered-worker-new", "Done", label)],
+        "worker-1": [(0.0, "rendered-worker-old", "Done", {}), (12.0, "rendered-worker-new", "Done", label)],
+    }
+    # The collection: the RuntimeClass first, selecting the handler label, which a node gets once it is updated.
+    assert first_ready(1.0, [(2.0, label)], nodes, targets) == 9.5
+    # The baseline: its RuntimeClass, selecting every worker, comes after the rollout.
+    worker = {"node-role.kubernetes.io/worker": ""}
+    nodes_worker = {n: [(t, c, s, {**labels, **worker}) for t, c, s, labels in hist] for n, hist in nodes.items()}
+    assert first_ready(1.0, [(13.0, worker)], nodes_worker, targets) == 13.0
+    # Not before the run began, and not while the RuntimeClass is deleted.
+    assert first_ready(1.0, [(2.0, label), (3.0, None)], nodes, targets) is None
+    # Ready already when the run began: at once.
+    assert first_ready(10.0, [(2.0, label)], nodes, targets) == 10.0
+
+
+def test_aggregate_takes_the_median_of_first_ready_over_the_runs() -> None:
+    runs = [_run(12.0, [4.0], [1, 1, 1]) | {"first_ready_s": 6.0, "first_ready_after_mc_s": 3.0},
+            _run(10.0, [3.0], [1, 1, 1]) | {"first_ready_s": 9.0, "first_ready_after_mc_s": 5.0},
+            _run(11.0, [5.0], [1, 1, 1]) | {"first_ready_s": 7.0, "first_ready_after_mc_s": 4.0}]
+    case = aggregate(runs)
+    assert (case["first_ready_s"], case["first_ready_after_mc_s"]) == (7.0, 4.0)
+    assert case["first_ready_s_runs"] == [6.0, 9.0, 7.0]
+    assert "| 7.0 (4.0; " in markdown([case])
