@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 
 from playbook import REPO, VENV_BIN
 from sim import testing as st
@@ -149,6 +149,102 @@ def test_sandboxed_pods_start_on_the_first_ready_node_while_the_others_still_upd
         assert install.finish(300) == 0, install.text
     assert "pool_wait: ready for sandboxed pods: worker-0" in install.text
     assert handler_nodes(api) == ["worker-0", "worker-1", "worker-2"]
+
+
+def test_an_install_killed_during_the_rollout_is_carried_on_by_a_rerun_that_labels_what_is_ready(
+        cluster, ansible, fresh):
+    api = fresh
+    st.configure(api, node_update=3)
+    with Output(ansible.start("install")) as install:
+        st.wait_for(lambda: handler_nodes(api), 120, what="the first ready node")
+        install.kill()  # midway: worker-0 labelled, the others still to update
+    assert handler_nodes(api) == ["worker-0"]
+    assert len(done_on_our_config(api)) < 3
+    # The MCO carries on without us; the re-run finds what is ready, labels it, and waits for the rest.
+    r = ansible.run("install")
+    assert r.rc == 0, r
+    assert handler_nodes(api) == ["worker-0", "worker-1", "worker-2"]
+    assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
+                               "worker-0": 1, "worker-1": 1, "worker-2": 1}
+    assert {n["name"]: n["readiness"] for n in r.report["nodes"] if n["name"].startswith("worker")} == \
+        {"worker-0": "ready", "worker-1": "ready", "worker-2": "ready"}
+
+
+class Recorder:
+    """Every event of a watch on nodes or on one namespace's pods, from before the install to the end of the test,
+    with its resourceVersion: the API server's revisions are one order across kinds, so a pod bound after a node
+    was labelled has the greater one."""
+
+    def __init__(self, api, list_call, **kwargs) -> None:
+        self.events: list[dict] = []
+        self._watch = watch.Watch()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(list_call, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, list_call, kwargs) -> None:
+        since = {}  # a watch the server ends is resumed where it stopped, so no event is missed
+        while not self._stopped.is_set():
+            try:
+                for event in self._watch.stream(list_call, timeout_seconds=600, **kwargs, **since):
+                    self.events.append(event["raw_object"])
+                    since = {"resource_version": event["raw_object"]["metadata"]["resourceVersion"]}
+            except Exception:  # the connection closed by stop(), or by the server: resumed above
+                self._stopped.wait(0.2)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._watch.stop()
+
+
+def test_in_a_20_node_rollout_no_sandboxed_pod_is_bound_to_a_node_before_it_is_ready(cluster, ansible, fresh):
+    api = fresh
+    st.reset(api, topology="standard", workers=20, render_delay=1, node_update=1)
+    core = client.CoreV1Api(api)
+    ns = new_namespace(api)
+    nodes = Recorder(api, core.list_node)
+    pods = Recorder(api, core.list_namespaced_pod, namespace=ns)
+    try:
+        with Output(ansible.start("install")) as install:
+            st.wait_for(lambda: "kata" in runtime_classes(api), 120, what="the RuntimeClass")
+            for i in range(5):  # created at the start, before any node is ready
+                core.create_namespaced_pod(ns, client.V1Pod(
+                    metadata=client.V1ObjectMeta(name=f"early-{i}"),
+                    spec=client.V1PodSpec(runtime_class_name="kata", containers=[
+                        client.V1Container(name="c", image="registry.invalid/app:1")])))
+            running = st.wait_for(lambda: [p for p in core.list_namespaced_pod(ns).items
+                                           if p.status.phase == "Running"], 180, what="a sandboxed pod running")
+            assert install.proc.poll() is None, "the rollout should still be under way"
+            assert len(done_on_our_config(api)) < 20, done_on_our_config(api)
+            first_ready = handler_nodes(api)
+            assert {p.spec.node_name for p in running} <= set(first_ready)
+            assert install.finish(600) == 0, install.text
+    finally:
+        nodes.stop()
+        pods.stop()
+    ours = {p["spec"]["configuration"]["name"] for p in st.pools(api) if MC_NAME in sources(p)}
+    labelled: dict[str, int] = {}  # node -> revision at which it first carried the handler label
+    for n in nodes.events:
+        md = n["metadata"]
+        if md["name"] in labelled or (md.get("labels") or {}).get("sandboxed.containers/handler") != "kata":
+            continue
+        labelled[md["name"]] = int(md["resourceVersion"])
+        # Labelled only once ready: Done on a rendered config that carries our MachineConfig, and Ready.
+        assert md["annotations"].get(STATE) == "Done", md
+        assert md["annotations"].get("machineconfiguration.openshift.io/currentConfig") in ours, md
+        ready = {c["type"]: c["status"] for c in n["status"]["conditions"]}["Ready"]
+        assert ready == "True", n["status"]
+    assert sorted(labelled) == sorted(workers_of(api))
+    bound = {}
+    for p in pods.events:
+        name, node = p["metadata"]["name"], (p.get("spec") or {}).get("nodeName")
+        if node and name not in bound:
+            bound[name] = (node, int(p["metadata"]["resourceVersion"]))
+    assert len(bound) == 5, bound
+    for name, (node, revision) in bound.items():
+        assert node in labelled and labelled[node] < revision, (name, node, revision, labelled.get(node))
+    # The first pods started on the first nodes, long before the last node was ready.
+    assert min(rev for _, rev in bound.values()) < max(labelled.values())
 
 
 def test_install_on_every_worker(cluster, ansible, fresh):
