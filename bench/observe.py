@@ -190,8 +190,8 @@ class Rollout:
     def updated_at(self) -> dict[str, float | None]:
         """When each chosen node first ran a config with the MachineConfig and was Done."""
         with self._lock:
-            return {n: next((t for t, cfg, s, _ in self.node_states.get(n, []) if cfg in self.targets and s == "Done"),
-                            None) for n in self.chosen}
+            return {n: next((t for t, cfg, s, _labels in self.node_states.get(n, [])
+                             if cfg in self.targets and s == "Done"), None) for n in self.chosen}
 
     def first_ready(self, since: float) -> float | None:
         with self._lock:
@@ -215,7 +215,7 @@ def first_ready(since: float, runtime_class: list[tuple[float, dict | None]],
     """The first moment from `since` on when a sandboxed pod can be scheduled onto a node that has the handler: the
     RuntimeClass exists, and a node whose daemon is Done on a rendered config with the MachineConfig carries every
     label of the RuntimeClass's nodeSelector (None: never, in what was observed)."""
-    moments = sorted({since} | {t for t, _ in runtime_class} | {e[0] for hist in nodes.values() for e in hist})
+    moments = sorted({since} | {t for t, _selector in runtime_class} | {e[0] for hist in nodes.values() for e in hist})
     for t in (m for m in moments if m >= since):
         selector = next((sel for when, sel in reversed(runtime_class) if when <= t), None)
         if selector is None:
@@ -224,7 +224,7 @@ def first_ready(since: float, runtime_class: list[tuple[float, dict | None]],
             last = next((e for e in reversed(hist) if e[0] <= t), None)
             if last is None:
                 continue
-            _, cfg, state, labels = last
+            _when, cfg, state, labels = last
             if cfg in targets and state == "Done" and all(labels.get(k) == v for k, v in selector.items()):
                 return t
     return None

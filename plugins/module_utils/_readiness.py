@@ -4,7 +4,8 @@
 
 A node is ready when it is Ready, the machine-config daemon is Done on the config it was told to run, that
 rendered config carries the collection's MachineConfig, and, where the API server has the field
-(`node.status.runtimeHandlers`, Kubernetes 1.30 and later: OpenShift 4.17 and later), the kubelet reports the
+(`node.status.runtimeHandlers`: the field is in the API from Kubernetes 1.30, and the kubelet fills it from 1.31,
+OpenShift 4.18, where RecursiveReadOnlyMounts is on by default), the kubelet reports the
 handler, which it learns from CRI-O's RuntimeStatus once CRI-O has loaded the drop-in.
 
 Private module_utils: may change at any time, even in bugfix releases.
@@ -22,7 +23,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._names import
 
 
 def reports_handlers(node: dict) -> bool:
-    """Whether the node's status has the runtimeHandlers field (Kubernetes 1.30 and later)."""
+    """Whether the kubelet reports runtimeHandlers in the node's status (Kubernetes 1.31 and later)."""
     return "runtimeHandlers" in (node.get("status") or {})
 
 

@@ -244,7 +244,7 @@ def test_in_a_20_node_rollout_no_sandboxed_pod_is_bound_to_a_node_before_it_is_r
     for name, (node, revision) in bound.items():
         assert node in labelled and labelled[node] < revision, (name, node, revision, labelled.get(node))
     # The first pods started on the first nodes, long before the last node was ready.
-    assert min(rev for _, rev in bound.values()) < max(labelled.values())
+    assert min(rev for _node, rev in bound.values()) < max(labelled.values())
 
 
 def test_install_on_every_worker(cluster, ansible, fresh):
