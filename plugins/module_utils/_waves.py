@@ -83,7 +83,8 @@ def plan_waves(chosen: list[str], in_pool: list[str], canary: int, wave_size: in
 
     Each wave: its `name` (canary, wave 1, wave 2 ...), the `nodes` it moves, `labels` (every node that carries
     the pool's node-role label once it has moved: the waves before it and the chosen nodes already in the pool,
-    which never leave it) and `moved` (all its nodes are in the pool already). Nodes already in the pool come
+    which never leave it), `moved` (all its nodes are in the pool already) and `later` (the waves after it, in
+    words). Nodes already in the pool come
     first, the others by name, so a re-run keeps the canary and the waves of the run it resumes.
     """
     if not requested(canary, wave_size):
@@ -100,6 +101,9 @@ def plan_waves(chosen: list[str], in_pool: list[str], canary: int, wave_size: in
     for name, nodes in groups:
         labels |= set(nodes)
         waves.append({"name": name, "nodes": nodes, "labels": sorted(labels), "moved": set(nodes) <= set(already)})
+    for i, wave in enumerate(waves):
+        # What a failure in this wave leaves untouched, for the install's message.
+        wave["later"] = ", ".join(f"{w['name']} ({', '.join(w['nodes'])})" for w in waves[i + 1:])
     return waves
 
 

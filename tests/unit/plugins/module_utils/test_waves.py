@@ -73,6 +73,7 @@ def test_canary_then_waves_by_name():
         ("wave 2", ["worker-3"], NODES),
     ]
     assert not any(w["moved"] for w in waves)
+    assert [w["later"] for w in waves] == ["wave 1 (worker-1, worker-2), wave 2 (worker-3)", "wave 2 (worker-3)", ""]
 
 
 def test_a_canary_alone_moves_the_rest_in_one_wave_and_a_wave_size_alone_has_no_canary():
