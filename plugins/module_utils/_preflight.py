@@ -19,6 +19,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._crio import 
     crio_version,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import files_of
+from ansible_collections.sandboxed.containers.plugins.module_utils._image import image_problem
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     ADOPT_SETTING,
@@ -110,6 +111,8 @@ class Settings:
     adopt: bool = False  # take over objects of the collection's names that it did not create
     canary: object = 0  # nodes that move into the custom pool first (0: no canary)
     wave_size: object = None  # nodes (or a percentage of the chosen) per wave after the canary; None: all at once
+    canary_verify: bool = False  # the verify pod on the canary nodes before the waves
+    verify_image: str | None = None  # its image (sandboxed_containers_verify_image)
 
 
 @dataclass
@@ -197,7 +200,7 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
     move = transition(current_role, target.role, target.custom)
     check_pools_needed(facts, pools_needed(target, change, move))
     messages += inheriting_message(target, change)
-    waves = rollout_waves(settings, target, facts, move, messages)
+    waves = rollout_waves(settings, target, facts, move, change, messages)
     return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, change, warnings,
                     messages, transition=move, extension=extension,
                     release=facts.release.text if facts.release else None, stale_runtime_classes=stale, waves=waves)
@@ -237,7 +240,9 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         raise PreflightError("sandboxed_containers_virtualization_check must be fail, warn or ignore")
     if s.unsupported_architecture not in ("fail", "exclude"):
         raise PreflightError("sandboxed_containers_unsupported_architecture must be fail or exclude")
-    wave_settings(s)
+    canary, _wave_size = wave_settings(s)
+    if s.canary_verify:
+        check_canary_verify(canary, s.verify_image)
     return selector, overhead, mu
 
 
@@ -247,6 +252,18 @@ def wave_settings(s: Settings) -> tuple[int, int | str | None]:
         return parse_canary(s.canary), parse_wave_size(s.wave_size)
     except WaveError as e:
         raise PreflightError(str(e)) from None
+
+
+def check_canary_verify(canary: int, image: str | None) -> None:
+    """The verify pod on the canary needs a canary, and an image it can run (refused here, not after the canary
+    moved)."""
+    if canary == 0:
+        raise PreflightError(f"sandboxed_containers_canary_verify runs the verify pod on the canary nodes, but "
+                             f"{CANARY_SETTING} is 0 (no canary): set it to 1 or more, or set "
+                             "sandboxed_containers_canary_verify to false")
+    problem = image_problem(image or "")
+    if problem:
+        raise PreflightError(f"sandboxed_containers_canary_verify: {problem}")
 
 
 def check_dropin(content: str, handler: str, crio: tuple[int, int, int] | None) -> dict:
@@ -471,7 +488,8 @@ def master_target(settings: Settings, selector: dict, count: int, membership: di
     return Target(topology, "master", False, "master", chosen)
 
 
-def rollout_waves(settings: Settings, target: Target, facts: Facts, move: str, messages: list[str]) -> list[dict]:
+def rollout_waves(settings: Settings, target: Target, facts: Facts, move: str, change: dict,
+                  messages: list[str]) -> list[dict]:
     """The canary and the waves into the custom pool, refused when larger than the chosen nodes."""
     canary, wave_size = wave_settings(settings)
     if not requested(canary, wave_size):
@@ -490,6 +508,10 @@ def rollout_waves(settings: Settings, target: Target, facts: Facts, move: str, m
     in_pool = [n["metadata"]["name"] for n in facts.nodes if label in (n["metadata"].get("labels") or {})]
     waves = plan_waves(target.chosen, in_pool, canary, wave_size)
     messages.append(describe(waves, target.pool))
+    if all(w["moved"] for w in waves) and change["reboot"]:
+        # Waves hold nodes out of the pool; a change under nodes already in it rolls out as the MCO updates them.
+        messages.append(f"every chosen node is in pool {target.pool} already, so this change reaches them "
+                        "maxUnavailable at a time (sandboxed_containers_max_unavailable), not in waves")
     return waves
 
 

@@ -134,6 +134,15 @@ options:
       - Unset moves every node after the canary in one wave. Set alone, with no O(canary), it takes the custom pool
         like O(canary) does.
     type: raw
+  canary_verify:
+    description:
+      - Whether the install runs the verify pod on the canary nodes before the waves move. Checked here: it needs
+        O(canary) of 1 or more and a fully qualified O(verify_image).
+    type: bool
+    default: false
+  verify_image:
+    description: The verify pods' image (C(sandboxed_containers_verify_image)), checked when O(canary_verify=true).
+    type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -457,7 +466,8 @@ def checked_settings(p: dict) -> Settings:
         max_unavailable=p["max_unavailable"], virtualization_check=p["virtualization_check"],
         unsupported_architecture=p["unsupported_architecture"],
         policy_requested=bool(policy and policy.get("modes")),
-        adopt=p["adopt"], canary=p["canary"], wave_size=p["wave_size"],
+        adopt=p["adopt"], canary=p["canary"], wave_size=p["wave_size"], canary_verify=p["canary_verify"],
+        verify_image=p["verify_image"],
     )
     try:
         if op != "uninstall":
@@ -568,6 +578,8 @@ ARGUMENT_SPEC = {
     "adopt": {"type": "bool", "default": False},
     "canary": {"type": "raw", "default": 0},
     "wave_size": {"type": "raw"},
+    "canary_verify": {"type": "bool", "default": False},
+    "verify_image": {"type": "str"},
 }
 VALIDATION = {"required_if": [("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))]}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from test_install import Output
 
+from playbook import VERIFY_IMAGE
 from sim import testing as st
-from support import snapshot
+from support import kata_pods, snapshot
 
 POOL_LABEL = "node-role.kubernetes.io/kata-oc"
 SELECTOR = {"matchLabels": {"sandboxed": "yes"}}
@@ -63,6 +64,36 @@ def test_a_fault_on_the_canary_stops_before_any_other_node_and_a_rerun_completes
     assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
                                "worker-0": 1, "worker-1": 1, "worker-2": 1}
     assert r.report["installed"] is True
+    # Once more with the same settings: nothing to do, nothing changes.
+    again = ansible.run("install", extra_vars=settings)
+    assert again.rc == 0, again
+    assert again.changed == 0, again
+    assert st.reboots(api)["worker-0"] == 1
+
+
+def test_a_verify_pod_that_fails_on_the_canary_stops_the_install_before_the_waves(cluster, ansible, fresh):
+    api = fresh
+    choose_every_worker(api)
+    # A "kata" that is not Kata on the canary: the node updates fine, but its pods run on the node's own kernel.
+    st.runs_native(api, "worker-0")
+    settings = {"sandboxed_containers_node_selector": SELECTOR, "sandboxed_containers_canary": 1,
+                "sandboxed_containers_canary_verify": True, "sandboxed_containers_verify_image": VERIFY_IMAGE}
+    r = ansible.run("install", extra_vars=settings)
+    assert r.rc != 0, r
+    assert "sandboxed pods do not run on worker-0: the pod ran on the node's own kernel" in r.text, r
+    assert "It stopped in the canary (worker-0); not moved: wave 1 (worker-1, worker-2)." in r.text, r
+    assert in_pool(api) == ["worker-0"]
+    assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
+                               "worker-0": 1, "worker-1": 0, "worker-2": 0}
+    assert kata_pods(api) == []
+    # Fixed, a re-run verifies the canary again and moves the rest.
+    st.runs_in_vm(api, "worker-0")
+    r = ansible.run("install", extra_vars=settings)
+    assert r.rc == 0, r
+    assert "worker-0: runs sandboxed pods in a VM" in r.text, r
+    assert in_pool(api) == WORKERS
+    assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
+                               "worker-0": 1, "worker-1": 1, "worker-2": 1}
 
 
 def test_check_mode_prints_the_waves_and_changes_nothing(cluster, ansible, fresh):
@@ -98,7 +129,9 @@ def test_on_the_worker_path_a_canary_takes_the_custom_pool_with_every_worker(clu
      "sandboxed_containers_wave_size '150%' is not allowed: give a number of nodes (1 or more"),
     ({"sandboxed_containers_wave_size": 0}, "sandboxed_containers_wave_size 0 is not allowed"),
     ({"sandboxed_containers_canary": -1}, "sandboxed_containers_canary -1 is not allowed"),
-], ids=["canary-too-large", "percentage-over-100", "wave-zero", "canary-negative"])
+    ({"sandboxed_containers_canary": 1, "sandboxed_containers_canary_verify": True},
+     "sandboxed_containers_canary_verify: set the verify image (sandboxed_containers_verify_image)"),
+], ids=["canary-too-large", "percentage-over-100", "wave-zero", "canary-negative", "verify-without-image"])
 def test_a_bad_canary_or_wave_size_is_refused_before_any_change(cluster, ansible, fresh, extra_vars, message):
     api = fresh
     choose_every_worker(api)

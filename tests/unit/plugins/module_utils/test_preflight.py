@@ -98,6 +98,19 @@ def test_on_the_worker_path_a_canary_takes_the_custom_pool_with_every_worker():
     assert [w["nodes"] for w in d.waves] == [["worker-0"], ["worker-1", "worker-2"]]
 
 
+def test_a_change_under_nodes_already_in_the_pool_is_said_not_to_go_in_waves():
+    cp = o.custom_pool("kata-oc")
+    old = o.machine_config("kata-oc", DROPIN)
+    nodes = standard(**{f"worker-{i}": {"kata": "yes", node_role_label("kata-oc"): ""} for i in range(3)})
+    new_dropin = DROPIN.replace("/run/vc", "/run/vc2")
+    d = decide(Settings(crio_dropin=new_dropin, node_selector={"matchLabels": {"kata": "yes"}}, canary=1),
+               facts(nodes, [*BASE, cp], machine_configs=[old], current_mc=old))
+    assert d.plan["reboot"] == ["worker-0", "worker-1", "worker-2"]
+    assert all(w["moved"] for w in d.waves)
+    assert "every chosen node is in pool kata-oc already, so this change reaches them maxUnavailable at a time" \
+        in d.messages[-1]
+
+
 def test_no_waves_when_the_nodes_move_without_a_reboot():
     # Installed on the worker pool: the custom pool inherits the worker MachineConfig, so the nodes move into it
     # with no content change (to_custom), and nothing is left for a canary to try.
@@ -133,6 +146,12 @@ def test_single_node_cluster():
         ({"wave_size": 0}, "sandboxed_containers_wave_size 0 is not allowed"),
         ({"wave_size": "101%"}, "sandboxed_containers_wave_size '101%' is not allowed"),
         ({"wave_size": 4}, "sandboxed_containers_wave_size 4 is larger than the 3 chosen nodes"),
+        ({"canary_verify": True, "verify_image": "registry.invalid/ubi9/ubi-minimal@sha256:" + "0" * 64},
+         "sandboxed_containers_canary is 0 (no canary): set it to 1 or more"),
+        ({"canary": 1, "canary_verify": True},
+         "sandboxed_containers_canary_verify: set the verify image (sandboxed_containers_verify_image)"),
+        ({"canary": 1, "canary_verify": True, "verify_image": "ubi9/ubi-minimal"},
+         "sandboxed_containers_canary_verify: the verify image 'ubi9/ubi-minimal' is not fully qualified"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(kw, message):
