@@ -11,7 +11,8 @@ version_added: 1.0.0
 description:
   - Reads the cluster and never changes it. Fails with a message that says what is wrong and how to fix it
     when the change cannot be made, so that nothing is left half-done.
-  - "Checks: the settings (label selector, pool name, overhead quantities, maxUnavailable); the CRI-O drop-in, key
+  - "Checks: the settings (label selector, pool name, overhead quantities, maxUnavailable, the canary and the wave
+    size against the chosen nodes); the CRI-O drop-in, key
     by key, against the CRI-O the chosen nodes run (C(nodeInfo.containerRuntimeVersion)): known keys, right
     types, absolute paths, allowed annotations; the API server is reachable and serves
     C(machineconfiguration.openshift.io/v1); no KataConfig exists (the OpenShift sandboxed containers operator
@@ -136,7 +137,7 @@ options:
     type: raw
   canary_verify:
     description:
-      - Whether the install runs the verify pod on the canary nodes before the waves move. Checked here: it needs
+      - Whether the install runs the verify pod on the canary nodes before the waves move. Checked here, it needs
         O(canary) of 1 or more and a fully qualified O(verify_image).
     type: bool
     default: false
@@ -349,6 +350,9 @@ waves:
     moved:
       description: Whether all its nodes are in the pool already.
       type: bool
+    later:
+      description: The waves after it with their nodes, in words, which a failure in this wave leaves untouched.
+      type: str
   sample: [{"name": "canary", "nodes": ["worker-0"], "labels": ["worker-0"], "moved": false},
            {"name": "wave 1", "nodes": ["worker-1", "worker-2"], "labels": ["worker-0", "worker-1", "worker-2"],
             "moved": false}]
