@@ -81,8 +81,8 @@ options:
   label_ready:
     description:
       - Nodes to label C(sandboxed.containers/handler=<handler>), each as soon as it is ready for sandboxed pods,
-        while the rollout goes on: Ready, its machine-config daemon C(Done) on a rendered config that carries
-        O(machine_config), and, where the API server has C(node.status.runtimeHandlers) (OpenShift 4.17 and
+        while the rollout goes on. Ready means Ready, its machine-config daemon C(Done) on a rendered config that
+        carries O(machine_config), and, where the API server has C(node.status.runtimeHandlers) (OpenShift 4.17 and
         later), the handler reported by the kubelet. The RuntimeClass selects that label, so sandboxed pods start
         on the first finished node and never on a node without the handler.
       - Each labelled node is also annotated C(sandboxed.containers/ready-since) with the time (UTC).
