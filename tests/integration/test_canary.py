@@ -96,6 +96,26 @@ def test_a_verify_pod_that_fails_on_the_canary_stops_the_install_before_the_wave
                                "worker-0": 1, "worker-1": 1, "worker-2": 1}
 
 
+def test_on_the_worker_path_the_waves_follow_the_canary_once_it_has_rebooted(cluster, ansible, fresh):
+    api = fresh
+    st.configure(api, node_update=1.5)
+    seen: list[tuple[list[str], dict[str, int]]] = []
+    with Output(ansible.start("install", extra_vars={"sandboxed_containers_canary": 1})) as run:
+        # What the pool holds, beside the reboot counts, as the install goes.
+        while run.proc.poll() is None:
+            seen.append((in_pool(api), st.reboots(api)))
+        assert run.finish(60) == 0, run.text
+    moved = [(pool, reboots) for pool, reboots in seen if pool]
+    assert moved, seen
+    assert moved[0][0] == ["worker-0"], moved[0]
+    # Nothing else moved before the canary had rebooted.
+    assert all(reboots["worker-0"] == 1 for pool, reboots in moved if pool != ["worker-0"]), moved
+    assert in_pool(api) == WORKERS
+    assert st.pool(api, "worker")["status"]["machineCount"] == 0
+    assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
+                               "worker-0": 1, "worker-1": 1, "worker-2": 1}
+
+
 def test_check_mode_prints_the_waves_and_changes_nothing(cluster, ansible, fresh):
     api = fresh
     choose_every_worker(api)
