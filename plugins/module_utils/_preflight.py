@@ -19,6 +19,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._crio import 
     crio_version,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import files_of
+from ansible_collections.sandboxed.containers.plugins.module_utils._image import image_problem
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     ADOPT_SETTING,
@@ -67,6 +68,17 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._selector imp
     validate,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import pod_ref, pods_using
+from ansible_collections.sandboxed.containers.plugins.module_utils._waves import (
+    CANARY_SETTING,
+    WAVE_SIZE_SETTING,
+    WaveError,
+    check_counts,
+    describe,
+    parse_canary,
+    parse_wave_size,
+    plan_waves,
+    requested,
+)
 
 WORKER_LABEL = node_role_label("worker")
 # Labels NFD (and the sandboxed containers operator's rule) set on nodes that can run Kata VMs, on x86 and IBM Z.
@@ -97,6 +109,10 @@ class Settings:
     unsupported_architecture: str = "fail"  # fail, or exclude (custom pool only)
     policy_requested: bool = False  # an admission policy with at least one rule
     adopt: bool = False  # take over objects of the collection's names that it did not create
+    canary: object = 0  # nodes that move into the custom pool first (0: no canary)
+    wave_size: object = None  # nodes (or a percentage of the chosen) per wave after the canary; None: all at once
+    canary_verify: bool = False  # the verify pod on the canary nodes before the waves
+    verify_image: str | None = None  # its image (sandboxed_containers_verify_image)
 
 
 @dataclass
@@ -134,6 +150,8 @@ class Decision:
     release: str | None = None
     # The collection's RuntimeClasses under an earlier name, which the install deletes.
     stale_runtime_classes: list[str] = field(default_factory=list)
+    # Canary, then waves (_waves.plan_waves); [] moves every chosen node at once.
+    waves: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -162,7 +180,8 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
     6. check_dropin_on_nodes: the CRI-O drop-in against the CRI-O the chosen nodes run;
     7. check_policy_served: the admission policy against the release;
     8. check_role_change, plan_change, transition: the plan, and how to get there with one reboot per node;
-    9. check_pools_needed: layering and health of every pool the change touches.
+    9. check_pools_needed: layering and health of every pool the change touches;
+    10. rollout_waves: the canary and the waves, checked against the chosen nodes.
     """
     selector, _overhead, max_unavailable = validate_settings(settings)
     refuse_kataconfigs(facts.kataconfigs)
@@ -181,9 +200,10 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
     move = transition(current_role, target.role, target.custom)
     check_pools_needed(facts, pools_needed(target, change, move))
     messages += inheriting_message(target, change)
+    waves = rollout_waves(settings, target, facts, move, change, messages)
     return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, change, warnings,
                     messages, transition=move, extension=extension,
-                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale)
+                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale, waves=waves)
 
 
 def validate_settings(s: Settings) -> tuple[dict, dict, object]:
@@ -220,7 +240,30 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         raise PreflightError("sandboxed_containers_virtualization_check must be fail, warn or ignore")
     if s.unsupported_architecture not in ("fail", "exclude"):
         raise PreflightError("sandboxed_containers_unsupported_architecture must be fail or exclude")
+    canary, _wave_size = wave_settings(s)
+    if s.canary_verify:
+        check_canary_verify(canary, s.verify_image)
     return selector, overhead, mu
+
+
+def wave_settings(s: Settings) -> tuple[int, int | str | None]:
+    """The canary count and the wave size, checked alone (against the chosen nodes: rollout_waves)."""
+    try:
+        return parse_canary(s.canary), parse_wave_size(s.wave_size)
+    except WaveError as e:
+        raise PreflightError(str(e)) from None
+
+
+def check_canary_verify(canary: int, image: str | None) -> None:
+    """The verify pod on the canary needs a canary, and an image it can run (refused here, not after the canary
+    moved)."""
+    if canary == 0:
+        raise PreflightError(f"sandboxed_containers_canary_verify runs the verify pod on the canary nodes, but "
+                             f"{CANARY_SETTING} is 0 (no canary): set it to 1 or more, or set "
+                             "sandboxed_containers_canary_verify to false")
+    problem = image_problem(image or "")
+    if problem:
+        raise PreflightError(f"sandboxed_containers_canary_verify: {problem}")
 
 
 def check_dropin(content: str, handler: str, crio: tuple[int, int, int] | None) -> dict:
@@ -381,20 +424,16 @@ def choose_target(settings: Settings, selector: dict, facts: Facts, existing_cus
                      if WORKER_LABEL in (n["metadata"].get("labels") or {})
                      and membership[n["metadata"]["name"]] != "master")
     if not workers:
-        topology = "sno" if len(nodes) == 1 else "compact"
-        kind = "single-node" if topology == "sno" else "compact"
-        if not is_empty(selector):
-            raise PreflightError(
-                f"this is a {kind} cluster: its workers are control-plane nodes, which the MCO keeps in the master "
-                "pool, so no subset of nodes can be chosen; leave sandboxed_containers_node_selector empty to "
-                "install on every node (each reboots once)"
-            )
-        chosen = sorted(n for n, pool in membership.items() if pool == "master")
-        messages.append(f"{kind} cluster: the worker pool has no machines, so the master pool is the target and "
-                        f"every node of it ({', '.join(chosen)}) gets sandboxed containers")
-        return Target(topology, "master", False, "master", chosen)
+        return master_target(settings, selector, len(nodes), membership, messages)
     masters_with_worker_role = sorted(n for n, pool in membership.items() if pool == "master" and WORKER_LABEL in (
         next(x for x in nodes if x["metadata"]["name"] == n)["metadata"].get("labels") or {}))
+    if is_empty(selector) and requested(*wave_settings(settings)):
+        # The worker pool updates all its nodes as soon as its render changes: only a custom pool can hold the
+        # later waves back, so every worker is chosen through it.
+        messages.append(f"{CANARY_SETTING} and {WAVE_SIZE_SETTING} need a custom pool: every worker "
+                        f"({', '.join(workers)}) is chosen through pool {settings.pool_name}, as a "
+                        "sandboxed_containers_node_selector that matches every worker would")
+        return Target("standard", settings.pool_name, True, settings.pool_name, workers)
     if is_empty(selector):
         chosen = sorted(n for n, pool in membership.items() if pool == "worker")
         if existing_custom is not None:
@@ -424,6 +463,56 @@ def choose_target(settings: Settings, selector: dict, facts: Facts, existing_cus
             f"<key>=<value>).{hint}"
         )
     return Target("standard", settings.pool_name, True, settings.pool_name, chosen)
+
+
+def master_target(settings: Settings, selector: dict, count: int, membership: dict[str, str | None],
+                  messages: list[str]) -> Target:
+    """Compact and single-node clusters: the master pool, every node of it; no subset, so no waves either."""
+    topology = "sno" if count == 1 else "compact"
+    kind = "single-node" if topology == "sno" else "compact"
+    if not is_empty(selector):
+        raise PreflightError(
+            f"this is a {kind} cluster: its workers are control-plane nodes, which the MCO keeps in the master "
+            "pool, so no subset of nodes can be chosen; leave sandboxed_containers_node_selector empty to "
+            "install on every node (each reboots once)"
+        )
+    canary, wave_size = wave_settings(settings)
+    if requested(canary, wave_size):
+        raise PreflightError(
+            f"this is a {kind} cluster: every node is in the master pool, which the MCO updates as a whole, so no "
+            f"node can move first; {CANARY_SETTING} {canary} and {WAVE_SIZE_SETTING} {wave_size!r} are not "
+            "allowed here: leave them at 0 and null")
+    chosen = sorted(n for n, pool in membership.items() if pool == "master")
+    messages.append(f"{kind} cluster: the worker pool has no machines, so the master pool is the target and "
+                    f"every node of it ({', '.join(chosen)}) gets sandboxed containers")
+    return Target(topology, "master", False, "master", chosen)
+
+
+def rollout_waves(settings: Settings, target: Target, facts: Facts, move: str, change: dict,
+                  messages: list[str]) -> list[dict]:
+    """The canary and the waves into the custom pool, refused when larger than the chosen nodes."""
+    canary, wave_size = wave_settings(settings)
+    if not requested(canary, wave_size):
+        return []
+    try:
+        check_counts(canary, wave_size, target.chosen)
+    except WaveError as e:
+        raise PreflightError(str(e)) from None
+    if move != "apply":
+        # to_custom: the nodes move with no content change (the pool inherits the worker MachineConfig), so no
+        # node reboots as it moves and there is nothing for a canary to try first.
+        messages.append(f"the nodes move into pool {target.pool} without a reboot, so they move at once, with no "
+                        "canary or waves")
+        return []
+    label = node_role_label(target.pool)
+    in_pool = [n["metadata"]["name"] for n in facts.nodes if label in (n["metadata"].get("labels") or {})]
+    waves = plan_waves(target.chosen, in_pool, canary, wave_size)
+    messages.append(describe(waves, target.pool))
+    if all(w["moved"] for w in waves) and change["reboot"]:
+        # Waves hold nodes out of the pool; a change under nodes already in it rolls out as the MCO updates them.
+        messages.append(f"every chosen node is in pool {target.pool} already, so this change reaches them "
+                        "maxUnavailable at a time (sandboxed_containers_max_unavailable), not in waves")
+    return waves
 
 
 def check_nodes(settings: Settings, target: Target, facts: Facts, warnings: list[str]) -> str:

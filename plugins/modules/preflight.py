@@ -11,7 +11,8 @@ version_added: 1.0.0
 description:
   - Reads the cluster and never changes it. Fails with a message that says what is wrong and how to fix it
     when the change cannot be made, so that nothing is left half-done.
-  - "Checks: the settings (label selector, pool name, overhead quantities, maxUnavailable); the CRI-O drop-in, key
+  - "Checks: the settings (label selector, pool name, overhead quantities, maxUnavailable, the canary and the wave
+    size against the chosen nodes); the CRI-O drop-in, key
     by key, against the CRI-O the chosen nodes run (C(nodeInfo.containerRuntimeVersion)): known keys, right
     types, absolute paths, allowed annotations; the API server is reachable and serves
     C(machineconfiguration.openshift.io/v1); no KataConfig exists (the OpenShift sandboxed containers operator
@@ -117,6 +118,32 @@ options:
       - An uninstall never deletes them, whatever this says; it leaves them alone and names them in RV(messages).
     type: bool
     default: false
+  canary:
+    description:
+      - How many chosen nodes move into the custom pool first. The rest stay where they are until the pool has
+        converged with them; RV(waves) lists the order.
+      - V(0) (the default) moves every chosen node at once. With an empty O(node_selector), anything else takes the
+        custom pool O(pool_name) with every worker chosen, since the worker pool updates all its nodes at once.
+      - Refused when negative or larger than the number of chosen nodes, and on compact and single-node clusters.
+    type: raw
+    default: 0
+  wave_size:
+    description:
+      - After the canary, how many chosen nodes move into the custom pool at a time, each wave waited for before the
+        next moves; a number of nodes (1 up to the number of chosen nodes) or a percentage of the chosen nodes from
+        V(1%) to V(100%) (rounded down, at least one node).
+      - Unset moves every node after the canary in one wave. Set alone, with no O(canary), it takes the custom pool
+        like O(canary) does.
+    type: raw
+  canary_verify:
+    description:
+      - Whether the install runs the verify pod on the canary nodes before the waves move. Checked here, it needs
+        O(canary) of 1 or more and a fully qualified O(verify_image).
+    type: bool
+    default: false
+  verify_image:
+    description: The verify pods' image (C(sandboxed_containers_verify_image)), checked when O(canary_verify=true).
+    type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -145,6 +172,13 @@ EXAMPLES = r"""
 - name: Show the nodes that would reboot
   ansible.builtin.debug:
     msg: "{{ preflight.plan.reboot }}"
+
+- name: Plan one canary node, then the other workers two at a time, through the custom pool
+  sandboxed.containers.preflight:
+    canary: 1
+    wave_size: 2
+    crio_dropin: "{{ lookup('ansible.builtin.file', 'crio-dropin.toml') }}"
+  register: preflight
 """
 
 RETURN = r"""
@@ -291,6 +325,37 @@ handler_label_changes:
   description: Whether the label must change on some node once the rollout has finished.
   returned: install and upgrade
   type: bool
+waves:
+  description:
+    - The canary, then the waves, in the order the chosen nodes move into the custom pool; empty when every chosen
+      node moves at once (O(canary=0), O(wave_size) unset, or a move that reboots no node).
+    - Chosen nodes already in the pool come first, the others by name, so a run that stopped resumes with the same
+      waves.
+  returned: install and upgrade
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: V(canary), V(wave 1), V(wave 2) ...
+      type: str
+    nodes:
+      description: The nodes this wave moves.
+      type: list
+      elements: str
+    labels:
+      description: Every node that carries the pool's node-role label once this wave has moved (the waves before
+        it, and the chosen nodes already in the pool).
+      type: list
+      elements: str
+    moved:
+      description: Whether all its nodes are in the pool already.
+      type: bool
+    later:
+      description: The waves after it with their nodes, in words, which a failure in this wave leaves untouched.
+      type: str
+  sample: [{"name": "canary", "nodes": ["worker-0"], "labels": ["worker-0"], "moved": false},
+           {"name": "wave 1", "nodes": ["worker-1", "worker-2"], "labels": ["worker-0", "worker-1", "worker-2"],
+            "moved": false}]
 messages:
   description: Notes for the user, such as the compact-cluster target.
   returned: success
@@ -405,7 +470,8 @@ def checked_settings(p: dict) -> Settings:
         max_unavailable=p["max_unavailable"], virtualization_check=p["virtualization_check"],
         unsupported_architecture=p["unsupported_architecture"],
         policy_requested=bool(policy and policy.get("modes")),
-        adopt=p["adopt"],
+        adopt=p["adopt"], canary=p["canary"], wave_size=p["wave_size"], canary_verify=p["canary_verify"],
+        verify_image=p["verify_image"],
     )
     try:
         if op != "uninstall":
@@ -514,6 +580,10 @@ ARGUMENT_SPEC = {
     "allow_downgrade": {"type": "bool", "default": False},
     "policy": {"type": "dict", "options": POLICY_OPTIONS},
     "adopt": {"type": "bool", "default": False},
+    "canary": {"type": "raw", "default": 0},
+    "wave_size": {"type": "raw"},
+    "canary_verify": {"type": "bool", "default": False},
+    "verify_image": {"type": "str"},
 }
 VALIDATION = {"required_if": [("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))]}
 

@@ -110,6 +110,7 @@ namespace_created:
 import re
 import time
 
+from ansible_collections.sandboxed.containers.plugins.module_utils._image import image_problem
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     Cluster,
     ClusterError,
@@ -259,21 +260,6 @@ def prepare_namespace(cluster: Cluster, p: dict) -> bool:
         return False
     cluster.create(namespace(p["namespace"]))
     return True
-
-
-def image_problem(image: str) -> str | None:
-    """Why an image reference is not fully qualified (containers/image's rule: the first path component is a
-    registry host when it has a dot or a port, or is localhost), or None."""
-    first, sep, rest = image.partition("/")
-    if not image:
-        return ("set the verify image (sandboxed_containers_verify_image) to a fully qualified image the cluster "
-                "can pull, with sh, uname and cat, pinned by digest: <registry>/ubi9/ubi-minimal@sha256:<digest>")
-    if not sep or not rest or not ("." in first or ":" in first or first == "localhost") or any(
-            c.isspace() for c in image):
-        return (f"the verify image {image!r} is not fully qualified; name its registry host too "
-                "(<registry>/<repository>@sha256:<digest>), so that no node resolves a short name through its own "
-                "registries.conf")
-    return None
 
 
 def check(cluster: Cluster) -> dict:

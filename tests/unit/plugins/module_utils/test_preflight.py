@@ -67,6 +67,60 @@ def test_compact_cluster_targets_master_and_says_so():
         decide(settings(node_selector={"matchLabels": {"a": "b"}}), facts(nodes))
 
 
+def test_a_canary_is_refused_on_compact_clusters_where_every_node_is_in_the_master_pool():
+    nodes = [node(f"master-{i}", "master", "worker", **VIRT) for i in range(3)]
+    with pytest.raises(PreflightError, match=r"compact cluster: every node is in the master pool.*"
+                                             r"sandboxed_containers_canary 1 .* not allowed here"):
+        decide(settings(canary=1), facts(nodes))
+
+
+def test_a_bad_canary_is_refused_before_the_cluster_is_read():
+    with pytest.raises(PreflightError, match="sandboxed_containers_wave_size 'all' is not allowed"):
+        _preflight.validate_settings(settings(wave_size="all"))
+
+
+def test_canary_and_waves_through_the_custom_pool():
+    nodes = standard(**{f"worker-{i}": {"kata": "yes"} for i in range(3)})
+    d = decide(settings(node_selector={"matchLabels": {"kata": "yes"}}, canary=1, wave_size=1), facts(nodes))
+    assert [(w["name"], w["nodes"], w["labels"]) for w in d.waves] == [
+        ("canary", ["worker-0"], ["worker-0"]), ("wave 1", ["worker-1"], ["worker-0", "worker-1"]),
+        ("wave 2", ["worker-2"], ["worker-0", "worker-1", "worker-2"])]
+    assert d.messages[-1].startswith("Nodes move into pool kata-oc in waves")
+    assert decide(settings(node_selector={"matchLabels": {"kata": "yes"}}), facts(nodes)).waves == []
+
+
+def test_on_the_worker_path_a_canary_takes_the_custom_pool_with_every_worker():
+    d = decide(settings(canary=1), facts(standard()))
+    assert (d.target_pool, d.custom_pool, d.role, d.transition) == ("kata-oc", True, "kata-oc", "apply")
+    assert d.chosen_nodes == d.plan["label"] == d.plan["reboot"] == ["worker-0", "worker-1", "worker-2"]
+    assert "need a custom pool: every worker (worker-0, worker-1, worker-2) is chosen through pool kata-oc" \
+        in d.messages[0]
+    assert [w["nodes"] for w in d.waves] == [["worker-0"], ["worker-1", "worker-2"]]
+
+
+def test_a_change_under_nodes_already_in_the_pool_is_said_not_to_go_in_waves():
+    cp = o.custom_pool("kata-oc")
+    old = o.machine_config("kata-oc", DROPIN)
+    nodes = standard(**{f"worker-{i}": {"kata": "yes", node_role_label("kata-oc"): ""} for i in range(3)})
+    new_dropin = DROPIN.replace("/run/vc", "/run/vc2")
+    d = decide(Settings(crio_dropin=new_dropin, node_selector={"matchLabels": {"kata": "yes"}}, canary=1),
+               facts(nodes, [*BASE, cp], machine_configs=[old], current_mc=old))
+    assert d.plan["reboot"] == ["worker-0", "worker-1", "worker-2"]
+    assert all(w["moved"] for w in d.waves)
+    assert "every chosen node is in pool kata-oc already, so this change reaches them maxUnavailable at a time" \
+        in d.messages[-1]
+
+
+def test_no_waves_when_the_nodes_move_without_a_reboot():
+    # Installed on the worker pool: the custom pool inherits the worker MachineConfig, so the nodes move into it
+    # with no content change (to_custom), and nothing is left for a canary to try.
+    mc = o.machine_config("worker", DROPIN)
+    d = decide(settings(canary=1), facts(standard(), machine_configs=[mc], current_mc=mc))
+    assert d.transition == "to_custom"
+    assert d.waves == []
+    assert "move into pool kata-oc without a reboot, so they move at once" in d.messages[-1]
+
+
 def test_single_node_cluster():
     d = decide(settings(), facts([node("sno-0", "master", "worker", **VIRT)]))
     assert (d.topology, d.target_pool, d.chosen_nodes) == ("sno", "master", ["sno-0"])
@@ -86,6 +140,18 @@ def test_single_node_cluster():
         ({"max_unavailable": 0}, "must be a number of nodes (1 or more) or a percentage"),
         ({"crio_dropin": "[crio.runtime.runtimes.other]\nruntime_path='/x'\nruntime_type='vm'\n"},
          "no [crio.runtime.runtimes.kata] table"),
+        ({"canary": -1}, "sandboxed_containers_canary -1 is not allowed"),
+        ({"canary": 4}, "sandboxed_containers_canary 4 is larger than the 3 chosen nodes (worker-0, worker-1, "
+                        "worker-2); allowed: 0 to 3"),
+        ({"wave_size": 0}, "sandboxed_containers_wave_size 0 is not allowed"),
+        ({"wave_size": "101%"}, "sandboxed_containers_wave_size '101%' is not allowed"),
+        ({"wave_size": 4}, "sandboxed_containers_wave_size 4 is larger than the 3 chosen nodes"),
+        ({"canary_verify": True, "verify_image": "registry.invalid/ubi9/ubi-minimal@sha256:" + "0" * 64},
+         "sandboxed_containers_canary is 0 (no canary): set it to 1 or more"),
+        ({"canary": 1, "canary_verify": True},
+         "sandboxed_containers_canary_verify: set the verify image (sandboxed_containers_verify_image)"),
+        ({"canary": 1, "canary_verify": True, "verify_image": "ubi9/ubi-minimal"},
+         "sandboxed_containers_canary_verify: the verify image 'ubi9/ubi-minimal' is not fully qualified"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(kw, message):
