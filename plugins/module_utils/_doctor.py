@@ -221,7 +221,7 @@ def terminating_without_handler(f: Facts) -> list[dict]:
             continue
         key = f"{md.get('namespace')}/{md['name']}"
         why = (f"RuntimeClass {rc_name} no longer exists" if rc is None else
-               f"node {spec.get('nodeName') or '(none)'} no longer has the handler {handler} of RuntimeClass {rc_name}")
+               f"node {spec.get('nodeName') or '(none)'} does not have the handler {handler} of RuntimeClass {rc_name}")
         finalizers = md.get("finalizers") or []
         out.append(finding(
             "pod-terminating-without-handler", "error", f"pod {key}",

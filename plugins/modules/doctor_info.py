@@ -23,7 +23,7 @@ description:
     extension or the handler, the operator's ContainerRuntimeConfig, kata-deploy's node labels or RuntimeClasses);
     V(policy-not-in-force) an admission policy that was installed and is not in force now;
     V(runtime-class-without-handler) a RuntimeClass of the handler whose scheduling lets pods onto nodes without it.
-  - Changes nothing; it reads with the automation identity's rights (the O(sandboxed.containers.automation_access#role)
+  - Changes nothing; it reads with the automation identity's rights (the P(sandboxed.containers.automation_access#role)
     role's ClusterRole).
 author:
   - sandboxed.containers contributors (@sandboxed-containers)

@@ -136,7 +136,7 @@ def test_a_pod_terminating_on_a_node_without_its_handler():
            "spec": {"nodeName": "worker-0", "runtimeClassName": "kata"}, "status": {"phase": "Running"}}
     [f] = [x for x in diagnose(facts(nodes=nodes, pods=[pod])) if x["id"] == "pod-terminating-without-handler"]
     assert f["subject"] == "pod t/app"
-    assert "600 s past its deletion time" in f["evidence"] and "no longer has the handler kata" in f["evidence"]
+    assert "600 s past its deletion time" in f["evidence"] and "does not have the handler kata" in f["evidence"]
     assert "finalizers x/hold" in f["evidence"] and "--force --grace-period=0" in f["fix"]
     # On a node with the handler, or before its deletion time: nothing.
     pod["spec"]["nodeName"] = "worker-1"
