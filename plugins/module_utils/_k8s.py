@@ -301,6 +301,14 @@ class Cluster:
         return add, remove, having
 
 
+def optional_list(cluster: Cluster, api_version: str, kind: str, **params) -> list[dict]:
+    """Objects of a kind that only some clusters serve (an operator's API, a newer release's)."""
+    try:
+        return cluster.list(api_version, kind, **params)
+    except ApiNotServed:
+        return []
+
+
 @contextlib.contextmanager
 def without_auth_environment() -> Iterator[None]:
     """Hides the K8S_AUTH_* variables from kubernetes.core while a client is built, so that it takes nothing

@@ -27,14 +27,8 @@ def primary_pool(node_name: str, labels: dict | None, pools: list[dict]) -> Memb
     labels = labels or {}
     if labels.get("kubernetes.io/os") == "windows":
         return Membership(None)
-    matched = []
-    for p in pools:
-        sel = (p.get("spec") or p).get("nodeSelector")
-        if is_empty(sel):  # an empty selector selects nothing in the MCO
-            continue
-        if matches(sel, labels):
-            matched.append((p.get("metadata") or p)["name"])
-    custom = sorted(n for n in matched if n not in ("master", "worker"))
+    matched = matching_pools(labels, pools)
+    custom = custom_pools_of(matched)
     if len(custom) > 1:
         return Membership(
             None, f"node {node_name} belongs to {len(custom)} custom roles, cannot proceed with this Node"
@@ -46,6 +40,20 @@ def primary_pool(node_name: str, labels: dict | None, pools: list[dict]) -> Memb
     if "worker" in matched:
         return Membership("worker")
     return Membership(None)
+
+
+def matching_pools(labels: dict | None, pools: list[dict]) -> list[str]:
+    """The pools whose nodeSelector matches the labels, in the order given (an empty selector selects nothing)."""
+    matched = []
+    for p in pools:
+        sel = (p.get("spec") or p).get("nodeSelector")
+        if not is_empty(sel) and matches(sel, labels or {}):
+            matched.append((p.get("metadata") or p)["name"])
+    return matched
+
+
+def custom_pools_of(names: list[str]) -> list[str]:
+    return sorted(n for n in names if n not in ("master", "worker"))
 
 
 def pool_members(pool: str, nodes: list[dict], pools: list[dict]) -> list[dict]:

@@ -55,6 +55,11 @@ CURRENT_CONFIG = "machineconfiguration.openshift.io/currentConfig"
 DESIRED_CONFIG = "machineconfiguration.openshift.io/desiredConfig"
 MCD_STATE = "machineconfiguration.openshift.io/state"
 MCD_REASON = "machineconfiguration.openshift.io/reason"
+# The drain handshake between the daemon and the drain controller (drain-<config> / uncordon-<config>), and the
+# action after the update's files are written (Rebooting until the node is back, 4.15+).
+DESIRED_DRAIN = "machineconfiguration.openshift.io/desiredDrain"
+LAST_APPLIED_DRAIN = "machineconfiguration.openshift.io/lastAppliedDrain"
+POST_CONFIG_ACTION = "machineconfiguration.openshift.io/post-config-action"
 
 
 def node_role_label(pool: str) -> str:

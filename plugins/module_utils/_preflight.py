@@ -274,48 +274,83 @@ def check_dropin(content: str, handler: str, crio: tuple[int, int, int] | None) 
         raise PreflightError(f"{e} (check sandboxed_containers_crio_* and the drop-in template)") from None
 
 
+@dataclass(frozen=True)
+class Neighbour:
+    """Another installer of Kata, or what it left: the object, what is wrong, and what to do."""
+
+    subject: str
+    evidence: str
+    fix: str
+    joiner: str = ". "
+
+    @property
+    def text(self) -> str:
+        return self.evidence + self.joiner + self.fix
+
+
 def refuse_kataconfigs(kataconfigs: list[str]) -> None:
-    if kataconfigs:
-        raise PreflightError(
-            f"the OpenShift sandboxed containers operator manages this cluster (KataConfig {', '.join(kataconfigs)}); "
-            "this collection would fight it. Manage Kata through the operator, or delete the KataConfig and let the "
-            "operator uninstall first"
-        )
+    problem = kataconfig_problem(kataconfigs)
+    if problem:
+        raise PreflightError(problem.text)
+
+
+def kataconfig_problem(kataconfigs: list[str]) -> Neighbour | None:
+    """The operator manages the cluster when a KataConfig exists."""
+    if not kataconfigs:
+        return None
+    return Neighbour(
+        f"KataConfig {', '.join(kataconfigs)}",
+        f"the OpenShift sandboxed containers operator manages this cluster (KataConfig {', '.join(kataconfigs)}); "
+        "this collection would fight it",
+        "Manage Kata through the operator, or delete the KataConfig and let the operator uninstall first")
 
 
 def check_neighbours(settings: Settings, facts: Facts) -> None:
-    """Other installers of Kata, and what they left behind: each named, with what to do."""
-    for mc in facts.machine_configs:
-        name = mc["metadata"]["name"]
-        if is_managed(mc) or name == MACHINE_CONFIG_NAME:
-            continue
-        exts = [e for e in (mc.get("spec") or {}).get("extensions") or [] if e in KATA_EXTENSIONS]
-        role = (mc["metadata"].get("labels") or {}).get(ROLE_LABEL, "?")
-        if exts:
-            origin = (" (left by the OpenShift sandboxed containers operator, which no longer manages this cluster: "
-                      "there is no KataConfig)" if name == OPERATOR_MACHINE_CONFIG else "")
-            raise PreflightError(
-                f"MachineConfig {name}{origin} already installs the {exts[0]} extension on the {role} pool; a second "
-                "MachineConfig with it would duplicate the extension in the rendered config, and removing either "
-                f"later would leave the other half in place. Delete it first (oc delete machineconfig {name}; the "
-                f"nodes of the {role} pool reboot once), then run the install"
-            )
-        for path, text in files_of(mc.get("spec") or {}).items():
-            if path.startswith("/etc/crio/crio.conf.d/") and f"[crio.runtime.runtimes.{settings.handler}]" in (
-                    text or ""):
-                raise PreflightError(
-                    f"MachineConfig {name} (role {role}) already defines the CRI-O handler {settings.handler} in "
-                    f"{path}; CRI-O would take one of the two tables depending on the file names. Delete it "
-                    f"(oc delete machineconfig {name}) or choose another sandboxed_containers_handler"
-                )
+    """Refuses the first of neighbour_problems()."""
+    problems = neighbour_problems(settings.handler, facts)
+    if problems:
+        raise PreflightError(problems[0].text)
+
+
+def _machine_config_neighbours(handler: str, mc: dict) -> list[Neighbour]:
+    name = mc["metadata"]["name"]
+    found = []
+    exts = [e for e in (mc.get("spec") or {}).get("extensions") or [] if e in KATA_EXTENSIONS]
+    role = (mc["metadata"].get("labels") or {}).get(ROLE_LABEL, "?")
+    if exts:
+        origin = (" (left by the OpenShift sandboxed containers operator, which no longer manages this cluster: "
+                  "there is no KataConfig)" if name == OPERATOR_MACHINE_CONFIG else "")
+        found.append(Neighbour(
+            f"MachineConfig {name}",
+            f"MachineConfig {name}{origin} already installs the {exts[0]} extension on the {role} pool; a second "
+            "MachineConfig with it would duplicate the extension in the rendered config, and removing either "
+            "later would leave the other half in place",
+            f"Delete it first (oc delete machineconfig {name}; the nodes of the {role} pool reboot once), then run "
+            "the install"))
+    for path, text in files_of(mc.get("spec") or {}).items():
+        if path.startswith("/etc/crio/crio.conf.d/") and f"[crio.runtime.runtimes.{handler}]" in (text or ""):
+            found.append(Neighbour(
+                f"MachineConfig {name}",
+                f"MachineConfig {name} (role {role}) already defines the CRI-O handler {handler} in {path}; CRI-O "
+                "would take one of the two tables depending on the file names",
+                f"Delete it (oc delete machineconfig {name}) or choose another sandboxed_containers_handler"))
+    return found
+
+
+def neighbour_problems(handler: str, facts: Facts) -> list[Neighbour]:
+    """Other installers of Kata, and what they left behind: each named, with what to do (the preflight refuses the
+    first, the doctor reports them all)."""
+    problems = [n for mc in facts.machine_configs if not (is_managed(mc) or mc["metadata"]["name"] ==
+                                                           MACHINE_CONFIG_NAME)
+                for n in _machine_config_neighbours(handler, mc)]
     for crc in facts.container_runtime_configs:
         if crc["metadata"]["name"] == OPERATOR_CRIO_CONFIG:
-            raise PreflightError(
+            problems.append(Neighbour(
+                f"ContainerRuntimeConfig {OPERATOR_CRIO_CONFIG}",
                 f"the ContainerRuntimeConfig {OPERATOR_CRIO_CONFIG} left by the OpenShift sandboxed containers "
                 "operator selects the pools labelled pools.operator.machineconfiguration.openshift.io/kata-oc and "
-                "would change the CRI-O settings of the collection's pool; delete it first "
-                f"(oc delete containerruntimeconfig {OPERATOR_CRIO_CONFIG})"
-            )
+                "would change the CRI-O settings of the collection's pool",
+                f"delete it first (oc delete containerruntimeconfig {OPERATOR_CRIO_CONFIG})", "; "))
     deployed = sorted(n["metadata"]["name"] for n in facts.nodes
                       if KATA_DEPLOY_NODE_LABEL in (n["metadata"].get("labels") or {}))
     classes = sorted(rc["metadata"]["name"] for rc in facts.runtime_classes
@@ -324,11 +359,12 @@ def check_neighbours(settings: Settings, facts: Facts) -> None:
     if deployed or classes:
         where = (f"on nodes {', '.join(deployed)} (label {KATA_DEPLOY_NODE_LABEL})" if deployed
                  else f"through RuntimeClasses {', '.join(classes)}")
-        raise PreflightError(
+        problems.append(Neighbour(
+            "kata-deploy",
             f"kata-deploy manages Kata Containers {where}; it writes its own CRI-O drop-in on the nodes and the two "
-            "installations would fight over CRI-O's configuration. Remove kata-deploy first (its cleanup removes "
-            "the drop-in and the node label), then run the install"
-        )
+            "installations would fight over CRI-O's configuration",
+            "Remove kata-deploy first (its cleanup removes the drop-in and the node label), then run the install"))
+    return problems
 
 
 def check_pools(settings: Settings, pools: list[dict]) -> dict | None:

@@ -8,6 +8,7 @@ Private module_utils: may change at any time, even in bugfix releases.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
@@ -24,6 +25,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     HANDLER_POLICY_NAME,
     POLICY_NAME,
     POLICY_NAMES,
+    SETTINGS_ANNOTATION,
     PolicyError,
     settings,
 )
@@ -132,6 +134,16 @@ def pool_summary(pool: dict) -> dict:
         "conditions": {c.get("type"): c.get("status") for c in st.get("conditions") or []},
         "paused": is_paused(pool),
     }
+
+
+def policy_record(obj: dict | None) -> dict | None:
+    """The admission policy settings recorded on an object (the RuntimeClass, or the policy), or None."""
+    text = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(SETTINGS_ANNOTATION)
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return {"modes": "not JSON"}  # reported as an invalid record
+    return value if value is None or isinstance(value, dict) else {"modes": "not a mapping"}
 
 
 def _policy_expected(modes: list[str]) -> list[str]:

@@ -365,9 +365,9 @@ messages:
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._crio import DropinError, check_crio_dropin
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
-    ApiNotServed,
     Cluster,
     ClusterError,
+    optional_list,
     run_module,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
@@ -408,14 +408,6 @@ POLICY_API = "admissionregistration.k8s.io/v1"
 from ansible_collections.sandboxed.containers.plugins.module_utils._pool import parse_max_unavailable
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import version_of
 from ansible_collections.sandboxed.containers.plugins.module_utils._version import COLLECTION_VERSION
-
-
-def optional_list(cluster: Cluster, api_version: str, kind: str, **params) -> list[dict]:
-    """Objects of a kind that only some clusters serve (an operator's API, a newer release's)."""
-    try:
-        return cluster.list(api_version, kind, **params)
-    except ApiNotServed:
-        return []
 
 
 def read_release(cluster: Cluster):

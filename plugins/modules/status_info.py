@@ -154,8 +154,6 @@ policy:
       elements: str
 """
 
-import json
-
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     DEFAULT_POOL_NAME,
@@ -170,27 +168,18 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
     HANDLER_POLICY_NAME,
     POLICY_NAMES,
-    SETTINGS_ANNOTATION,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
     READINESS,
     counts,
     node_states,
     pods_using,
+    policy_record,
     policy_summary,
     pool_summary,
     sources,
     version_of,
 )
-
-
-def _record(obj: dict | None) -> dict | None:
-    text = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(SETTINGS_ANNOTATION)
-    try:
-        value = json.loads(text) if text else None
-    except ValueError:
-        return {"modes": "not JSON"}  # reported as an invalid record
-    return value if value is None or isinstance(value, dict) else {"modes": "not a mapping"}
 
 
 def policy_report(cluster: Cluster, rc: dict | None) -> dict:
@@ -203,7 +192,8 @@ def policy_report(cluster: Cluster, rc: dict | None) -> dict:
     labels = ((rc or {}).get("metadata") or {}).get("labels") or {}
     ours = rc is not None and all(labels.get(k) == v for k, v in MANAGED_BY.items())
     # The RuntimeClass's record survives the policy's deletion; the policy's own annotation, before it exists.
-    record = (_record(rc) if ours else None) or _record(installed.get(("ValidatingAdmissionPolicy", POLICY_NAMES[0])))
+    record = ((policy_record(rc) if ours else None)
+              or policy_record(installed.get(("ValidatingAdmissionPolicy", POLICY_NAMES[0]))))
     missing = []
     if isinstance(record, dict) and "namespaces" in (record.get("modes") or []):
         for name in record.get("allowed_namespaces") or []:

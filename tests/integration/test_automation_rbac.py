@@ -150,7 +150,7 @@ def test_automation_runs_every_playbook_and_is_refused_everything_else(cluster, 
     install_kataconfig_crd(admin)
     log = cluster.local.logs / "audit.log"
     start = len(log.read_text().splitlines())
-    for playbook in ("install", "status", "upgrade", "verify"):
+    for playbook in ("install", "status", "upgrade", "verify", "doctor"):
         r = ansible.run(playbook, user="automation", extra_vars=SEL)
         assert r.rc == 0, r.text[-2500:]
     assert client.NodeV1Api(admin).read_runtime_class("kata").metadata.labels[

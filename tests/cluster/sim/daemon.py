@@ -281,6 +281,9 @@ class Daemon:
                 ann[POST_CONFIG_ACTION] = REBOOTING
             if sim.patch_node(node, annotations=ann):
                 log.info("node %s: rebooting into %s (reboot %d)", name, des, count)
+                # The kubelet stops with the reboot: NotReady from now on, not only once the next sync comes, which
+                # on a loaded machine could be after the boot time and would skip the boot (and CRI-O failing at it).
+                self._set_ready(node, False)
                 changes = mcd.diff(sim.mcs.get(cur), target_mc).os_changes()
                 if changes:
                     self._event(node, "Normal", "OSUpdateStarted", changes)
