@@ -117,6 +117,19 @@ options:
       - An uninstall never deletes them, whatever this says; it leaves them alone and names them in RV(messages).
     type: bool
     default: false
+  rollout:
+    description:
+      - When the nodes take the change (install and upgrade).
+      - V(now) rolls it out; a pool the collection paused to stage a change is resumed (RV(window.resume)).
+      - V(staged) plans a maintenance window: the pools whose nodes the change reaches are paused
+        (RV(window.pause)) and no node updates until a later run with V(now) resumes them, or someone does
+        (a cluster upgrade's rollout, for instance); RV(window.staged) names the nodes that reboot then, once for
+        every change staged in the pool. Refused for a pool that is rolling out another change, and for a change
+        that moves nodes between pools.
+      - A pool paused by someone else (without the collection's mark) is refused either way.
+    type: str
+    choices: [now, staged]
+    default: now
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -250,6 +263,20 @@ stale_runtime_classes:
   description: The collection's RuntimeClasses under an earlier name (its label, another name), which the install
     deletes; refused while pods use them.
   returned: install and upgrade
+  type: list
+  elements: str
+window:
+  description:
+    - The maintenance window (O(rollout)). C(pause) lists the pools the install pauses, C(resume) the pools the
+      collection paused that the run resumes (an uninstall resumes them too), C(staged) maps each paused or
+      resumed pool to the nodes that update (and reboot, once) when it resumes.
+  returned: install and upgrade
+  type: dict
+  sample: {"pause": ["worker"], "resume": [], "staged": {"worker": ["worker-0", "worker-1"]}}
+resume:
+  description: For O(operation=uninstall), the pools the collection paused to stage a change, which the uninstall
+    resumes before it removes anything.
+  returned: uninstall
   type: list
   elements: str
 runtime_classes:
@@ -405,7 +432,7 @@ def checked_settings(p: dict) -> Settings:
         max_unavailable=p["max_unavailable"], virtualization_check=p["virtualization_check"],
         unsupported_architecture=p["unsupported_architecture"],
         policy_requested=bool(policy and policy.get("modes")),
-        adopt=p["adopt"],
+        adopt=p["adopt"], rollout=p["rollout"],
     )
     try:
         if op != "uninstall":
@@ -514,6 +541,7 @@ ARGUMENT_SPEC = {
     "allow_downgrade": {"type": "bool", "default": False},
     "policy": {"type": "dict", "options": POLICY_OPTIONS},
     "adopt": {"type": "bool", "default": False},
+    "rollout": {"type": "str", "choices": ["now", "staged"], "default": "now"},
 }
 VALIDATION = {"required_if": [("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))]}
 
