@@ -90,3 +90,36 @@ def test_uninstall_resumes_a_pool_the_collection_paused_and_refuses_one_paused_b
     assert PAUSED_BY not in (pool["metadata"].get("annotations") or {})
     assert MC_NAME not in _sources(pool, "status")
     assert st.reboots(api) == NO_REBOOT
+
+
+def test_staged_on_a_custom_pool_the_chosen_nodes_move_in_and_reboot_once_when_it_resumes(cluster, ansible, fresh):
+    api = fresh
+    selector = {"sandboxed_containers_node_selector": {"matchLabels": {"sandboxed": "yes"}}}
+    st.label_node(api, "worker-0", {"sandboxed": "yes"})
+    st.label_node(api, "worker-2", {"sandboxed": "yes"})
+    r = ansible.run("install", extra_vars={**selector, **STAGED})
+    assert r.rc == 0, r
+    # The pool was paused before any node moved into it: they are in it, on their old config, and none rebooted.
+    assert _paused_by_collection(api, "kata-oc")
+    assert not st.pool(api, "worker")["spec"].get("paused")  # the other workers are not held
+    st.wait_for(lambda: st.pool_machines(api, "kata-oc") == 2, 30, what="the chosen nodes in kata-oc")
+    assert st.reboots(api) == NO_REBOOT
+    assert r.report["staged"] == {"kata-oc": ["worker-0", "worker-2"]}
+    r = ansible.run("install", extra_vars=selector)
+    assert r.rc == 0, r
+    assert st.reboots(api) == {**NO_REBOOT, "worker-0": 1, "worker-2": 1}
+    assert not st.pool(api, "kata-oc")["spec"].get("paused")
+    assert handler_nodes(api) == ["worker-0", "worker-2"]
+
+
+def test_a_resumed_run_that_also_changes_the_machine_config_reboots_each_node_once(cluster, ansible, fresh):
+    api = fresh
+    r = ansible.run("install", extra_vars={**STAGED, "sandboxed_containers_crio_runtime_root": "/run/vc-old"})
+    assert r.rc == 0, r
+    assert st.reboots(api) == NO_REBOOT
+    # The drop-in changes in the run that resumes: the pool resumes only once it targets the new render, so the
+    # nodes go straight to it instead of taking the staged config first and rebooting again.
+    r = ansible.run("install")
+    assert r.rc == 0, r
+    assert st.reboots(api) == {**NO_REBOOT, **dict.fromkeys(WORKERS, 1)}
+    assert handler_nodes(api) == WORKERS
