@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sim import testing as st
-from support import MC_NAME, handler_nodes
+from support import MC_NAME, handler_nodes, snapshot
 
 PAUSED_BY = "sandboxed.containers/paused-by-collection"
 STAGED = {"sandboxed_containers_rollout": "staged"}
@@ -123,3 +123,21 @@ def test_a_resumed_run_that_also_changes_the_machine_config_reboots_each_node_on
     assert r.rc == 0, r
     assert st.reboots(api) == {**NO_REBOOT, **dict.fromkeys(WORKERS, 1)}
     assert handler_nodes(api) == WORKERS
+
+
+def test_staging_in_check_mode_changes_nothing_and_a_second_staged_run_changes_nothing(cluster, ansible, fresh):
+    api = fresh
+    before = snapshot(api)
+    r = ansible.run("install", extra_vars=STAGED, check=True, diff=True)
+    assert r.rc == 0, r
+    assert "staged, pool paused: the collection pauses pool worker" in r.text
+    assert "Staged, no node reboots now." in r.text
+    assert snapshot(api) == before
+    assert ansible.run("install", extra_vars=STAGED).rc == 0
+    staged = snapshot(api)
+    r = ansible.run("install", extra_vars=STAGED)
+    assert r.rc == 0, r
+    assert r.changed == 0, r
+    assert snapshot(api) == staged
+    assert st.reboots(api) == NO_REBOOT
+    assert "worker-0, worker-1, worker-2 reboot once when pool worker resumes" in r.text
