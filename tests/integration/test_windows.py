@@ -141,3 +141,23 @@ def test_staging_in_check_mode_changes_nothing_and_a_second_staged_run_changes_n
     assert snapshot(api) == staged
     assert st.reboots(api) == NO_REBOOT
     assert "worker-0, worker-1, worker-2 reboot once when pool worker resumes" in r.text
+
+
+def test_pool_pause_resumes_only_what_the_collection_paused_and_never_takes_over_someone_elses_pause(
+        cluster, ansible, fresh):
+    api = fresh
+    r = ansible.module("pool_pause", {"pools": ["worker", "kata-oc"], "paused": True})
+    assert r.rc == 0 and "CHANGED" in r.output, r
+    assert _paused_by_collection(api, "worker")  # kata-oc does not exist: left out
+    again = ansible.module("pool_pause", {"pools": ["worker"], "paused": True})
+    assert again.rc == 0 and "changed: false" in again.output, again
+    assert ansible.module("pool_pause", {"pools": ["worker"], "paused": False}).rc == 0
+    assert not st.pool(api, "worker")["spec"].get("paused")
+    # Someone else's pause: not taken over, not lifted.
+    st.patch_pool_spec(api, "worker", {"paused": True})
+    r = ansible.module("pool_pause", {"pools": ["worker"], "paused": True})
+    assert r.rc != 0 and "pool worker is paused by someone else" in r.text, r
+    r = ansible.module("pool_pause", {"pools": ["worker"], "paused": False})
+    assert r.rc == 0 and "pool worker stays paused: someone else paused it" in r.text, r
+    assert st.pool(api, "worker")["spec"]["paused"] is True
+    st.patch_pool_spec(api, "worker", {"paused": False})
