@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pool_pause
 short_description: Pause MachineConfigPools to stage a change, or resume the ones the collection paused
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Pauses each pool in O(pools) (C(spec.paused=true)) and marks it with the annotation
     C(sandboxed.containers/paused-by-collection); or, with O(paused=false), resumes each of them that carries the

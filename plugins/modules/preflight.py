@@ -20,7 +20,8 @@ description:
     RuntimeClasses); the selector matches at least one worker; the chosen nodes' architecture has the extension
     (x86_64 and s390x) and their operating system names it (RHCOS and SCOS V(sandboxed-containers), Fedora
     CoreOS V(kata-containers)); they are virtualization-capable where Node Feature Discovery labelled them; no
-    pool the change touches is built with on-cluster image layering, degraded or paused; the rules of the
+    pool the change touches is built with on-cluster image layering, degraded or paused by someone else (a pool
+    the collection paused is its own, see O(rollout)); the rules of the
     admission policy (O(policy)), which are applied later in the run, and that the cluster serves
     ValidatingAdmissionPolicy (OpenShift 4.17 and later) when the policy has rules."
   - "Decides the target: the worker pool when O(node_selector) is empty, a custom pool O(pool_name) for the
