@@ -122,7 +122,7 @@ options:
     description:
       - When the nodes take the change (install and upgrade).
       - V(now) rolls it out; a pool the collection paused to stage a change is resumed (RV(window.resume)).
-      - V(staged) plans a maintenance window: the pools whose nodes the change reaches are paused
+      - V(staged) plans a maintenance window; the pools whose nodes the change reaches are paused
         (RV(window.pause)) and no node updates until a later run with V(now) resumes them, or someone does
         (a cluster upgrade's rollout, for instance); RV(window.staged) names the nodes that reboot then, once for
         every change staged in the pool. Refused for a pool that is rolling out another change, and for a change
