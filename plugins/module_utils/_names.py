@@ -29,6 +29,9 @@ FIELD_MANAGER = "sandboxed.containers"
 # schedules onto this label, so sandboxed pods never land on a node without the handler (a schedulable
 # control-plane node carries the worker role label, yet the MCO keeps it in the master pool).
 HANDLER_LABEL = "sandboxed.containers/handler"
+# On a pool the collection paused to stage a change (sandboxed_containers_rollout: staged), with the operation as
+# value: a later run resumes only a pool with this mark; one paused by someone else is theirs to resume.
+PAUSED_BY_ANNOTATION = "sandboxed.containers/paused-by-collection"
 # With that label, on each node the collection labelled: when (RFC 3339, UTC), for status and the report.
 READY_SINCE_ANNOTATION = "sandboxed.containers/ready-since"
 

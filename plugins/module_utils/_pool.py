@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import CURRENT_CONFIG, PAUSED_BY_ANNOTATION
+
 _PERCENT = re.compile(r"^\d{1,3}%$")
 
 
@@ -24,6 +26,38 @@ def conditions(pool: dict) -> dict[str, dict]:
 
 def is_paused(pool: dict) -> bool:
     return bool((pool.get("spec") or {}).get("paused"))
+
+
+def paused_by_collection(pool: dict) -> bool:
+    """Paused, and by the collection (its mark): a later run resumes it. A mark on a running pool is stale."""
+    annotations = (pool.get("metadata") or {}).get("annotations") or {}
+    return is_paused(pool) and PAUSED_BY_ANNOTATION in annotations
+
+
+def pause_patch(paused: bool, operation: str = "install") -> dict:
+    """The merge patch that pauses a pool with the collection's mark, or resumes it and takes the mark off."""
+    return {"metadata": {"annotations": {PAUSED_BY_ANNOTATION: operation if paused else None}},
+            "spec": {"paused": paused}}
+
+
+def rolling_out(pool: dict) -> str | None:
+    """The rollout under way in the pool, in words, or None: it targets a rendered config its nodes are not all on
+    yet (spec.configuration differs from status.configuration), or it says Updating=True."""
+    target = ((pool.get("spec") or {}).get("configuration") or {}).get("name")
+    current = ((pool.get("status") or {}).get("configuration") or {}).get("name")
+    updating = conditions(pool).get("Updating") or {}
+    if updating.get("status") != "True" and (not target or not current or target == current):
+        return None
+    state = (f"Updating: {updating.get('message') or 'True'}" if updating.get("status") == "True"
+             else f"its nodes are still on {current}")
+    return f"rolling out {target} ({state})"
+
+
+def waiting_nodes(pool: dict, nodes: list[dict]) -> list[str]:
+    """Of the pool's `nodes`, those not on the rendered config it targets: they update once it resumes."""
+    target = ((pool.get("spec") or {}).get("configuration") or {}).get("name")
+    return sorted(n["metadata"]["name"] for n in nodes
+                  if target and ((n["metadata"].get("annotations") or {}).get(CURRENT_CONFIG)) != target)
 
 
 def paused_message(name: str, why: str = "") -> str:

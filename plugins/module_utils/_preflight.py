@@ -20,7 +20,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._crio import 
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._ignition import files_of
 from ansible_collections.sandboxed.containers.plugins.module_utils._image import image_problem
-from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
+from ansible_collections.sandboxed.containers.plugins.module_utils._membership import pool_members, primary_pool
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     ADOPT_SETTING,
     DEFAULT_HANDLER,
@@ -57,7 +57,10 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._pool import 
     conditions,
     is_paused,
     parse_max_unavailable,
+    paused_by_collection,
     paused_message,
+    rolling_out,
+    waiting_nodes,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._quantity import QuantityError, validate_overhead
 from ansible_collections.sandboxed.containers.plugins.module_utils._selector import (
@@ -113,6 +116,7 @@ class Settings:
     wave_size: object = None  # nodes (or a percentage of the chosen) per wave after the canary; None: all at once
     canary_verify: bool = False  # the verify pod on the canary nodes before the waves
     verify_image: str | None = None  # its image (sandboxed_containers_verify_image)
+    rollout: str = "now"  # now, or staged: the pools paused, nothing reboots until a later run resumes them
 
 
 @dataclass
@@ -152,6 +156,7 @@ class Decision:
     stale_runtime_classes: list[str] = field(default_factory=list)
     # Canary, then waves (_waves.plan_waves); [] moves every chosen node at once.
     waves: list[dict] = field(default_factory=list)
+    window: dict = field(default_factory=lambda: {"pause": [], "resume": [], "staged": {}})
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -180,7 +185,8 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
     6. check_dropin_on_nodes: the CRI-O drop-in against the CRI-O the chosen nodes run;
     7. check_policy_served: the admission policy against the release;
     8. check_role_change, plan_change, transition: the plan, and how to get there with one reboot per node;
-    9. check_pools_needed: layering and health of every pool the change touches;
+    9. plan_window, check_pools_needed: the pools to pause (staged) or resume, then layering and health of every
+       pool the change touches;
     10. rollout_waves: the canary and the waves, checked against the chosen nodes.
     """
     selector, _overhead, max_unavailable = validate_settings(settings)
@@ -198,12 +204,14 @@ def decide(settings: Settings, facts: Facts, *, operation: str = "install") -> D
     current_role = check_role_change(settings, target, facts.current_mc)
     change = plan_change(settings, facts, target, extension, existing_custom, max_unavailable)
     move = transition(current_role, target.role, target.custom)
+    window = plan_window(settings.rollout, facts, target, change, move)
     check_pools_needed(facts, pools_needed(target, change, move))
-    messages += inheriting_message(target, change)
+    messages += inheriting_message(target, change) + window_messages(window)
     waves = rollout_waves(settings, target, facts, move, change, messages)
     return Decision(target.topology, target.pool, target.custom, target.role, target.chosen, change, warnings,
                     messages, transition=move, extension=extension,
-                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale, waves=waves)
+                    release=facts.release.text if facts.release else None, stale_runtime_classes=stale, waves=waves,
+                    window=window)
 
 
 def validate_settings(s: Settings) -> tuple[dict, dict, object]:
@@ -240,9 +248,17 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         raise PreflightError("sandboxed_containers_virtualization_check must be fail, warn or ignore")
     if s.unsupported_architecture not in ("fail", "exclude"):
         raise PreflightError("sandboxed_containers_unsupported_architecture must be fail or exclude")
-    canary, _wave_size = wave_settings(s)
+    canary, wave_size = wave_settings(s)
     if s.canary_verify:
         check_canary_verify(canary, s.verify_image)
+    if s.rollout not in ("now", "staged"):
+        raise PreflightError(f"sandboxed_containers_rollout {s.rollout!r} must be now (roll out and wait) or staged "
+                             "(pause the pool and stage the change for a maintenance window)")
+    if s.rollout == "staged" and (canary or wave_size is not None):
+        # A paused pool updates no node: the canary would never finish, and every wave would wait for it.
+        raise PreflightError(f"sandboxed_containers_rollout staged cannot go with {CANARY_SETTING} {canary} or "
+                             f"sandboxed_containers_wave_size {wave_size!r}: a paused pool updates no node, so no wave "
+                             "would finish. Stage without a canary and waves, or roll out now in waves")
     return selector, overhead, mu
 
 
@@ -731,7 +747,8 @@ def pool_health(pool: dict, why: str = "") -> str | None:
     """Why a pool cannot take a rollout now, or None. `why` says what the run needs the pool for."""
     name = pool["metadata"]["name"]
     role = f" ({why})" if why else ""
-    if is_paused(pool):
+    # A pool the collection paused is its own to resume (rollout now) or to keep paused (staged).
+    if is_paused(pool) and not paused_by_collection(pool):
         return paused_message(name, why)
     for kind in ("RenderDegraded", "NodeDegraded", "Degraded"):
         c = conditions(pool).get(kind) or {}
@@ -740,6 +757,58 @@ def pool_health(pool: dict, why: str = "") -> str | None:
             return (f"pool {name}{role} is {kind}{': ' + detail if detail else ''}; fix it first "
                     f"(oc describe mcp/{name}), then run again")
     return None
+
+
+def plan_window(rollout: str, facts: Facts, target: Target, change: dict, move: str) -> dict:
+    """The maintenance window: {pause, resume, staged}. Staged, the pools whose nodes the change reaches are paused
+    (the MCO renders for a paused pool but updates none of its nodes) and staged maps each to the nodes that update
+    when it resumes; refused for a pool already rolling out for someone else, whose nodes would take both changes
+    at an unknown moment. Now, every pool the collection paused is resumed, and staged says who updates then."""
+    by_name = {p["metadata"]["name"]: p for p in facts.pools}
+    ours = sorted(n for n, p in by_name.items() if paused_by_collection(p))
+    if rollout != "staged":
+        return {"pause": [], "resume": ours, "staged": waiting(facts, ours)}
+    if move != "apply":
+        raise PreflightError(
+            f"sandboxed_containers_rollout: staged cannot move nodes between pools (this change moves them "
+            f"{'into the custom pool' if move == 'to_custom' else 'back to the worker pool'}), since a node of a "
+            "paused pool does not move to its new pool's config. Run it with sandboxed_containers_rollout: now")
+    pause = sorted({target.pool} | set(change["pools"]) | set(change["pools_losing"]))
+    for name in pause:
+        busy = rolling_out(by_name[name]) if name in by_name and name not in ours else None
+        if busy:
+            raise PreflightError(
+                f"pool {name} is {busy} for another change; pausing it now would stop that rollout half way and "
+                "put both changes on its nodes at the next resume. Wait until it has finished (oc get mcp/"
+                f"{name}), then run with sandboxed_containers_rollout: staged again. Nothing was changed")
+    already = waiting(facts, [n for n in pause if n in ours])
+    staged = {name: sorted((set(change["reboot"]) & set(change["pools"].get(name, []))) | set(already.get(name, [])))
+              for name in pause}
+    return {"pause": pause, "resume": [], "staged": {name: nodes for name, nodes in staged.items() if nodes}}
+
+
+def waiting(facts: Facts, pools: list[str]) -> dict[str, list[str]]:
+    """For each of `pools`, its nodes not yet on the rendered config it targets (they update once it resumes)."""
+    by_name = {p["metadata"]["name"]: p for p in facts.pools}
+    out = {name: waiting_nodes(by_name[name], pool_members(name, facts.nodes, facts.pools)) for name in pools}
+    return {name: nodes for name, nodes in out.items() if nodes}
+
+
+def window_messages(window: dict) -> list[str]:
+    """The window in words: what stays staged, what resumes and who updates then (each once)."""
+    out = []
+    for name, nodes in window["staged"].items():
+        if window["pause"]:
+            out.append(f"staged, pool paused: the collection pauses pool {name} and stages the change; nothing "
+                       f"reboots now. {', '.join(nodes)} reboot once when pool {name} resumes, with every change "
+                       "staged beside it (run the install again with sandboxed_containers_rollout: now, or resume "
+                       "it in your maintenance window)")
+        else:
+            out.append(f"the install resumes pool {name}, which the collection paused to stage a change: "
+                       f"{', '.join(nodes)} update once to its rendered config")
+    for name in sorted(set(window["resume"]) - set(window["staged"])):
+        out.append(f"the install resumes pool {name}, which the collection paused; its nodes are up to date")
+    return out
 
 
 def inheriting_message(target: Target, change: dict) -> list[str]:
@@ -786,6 +855,8 @@ class Removal:
     machine_config: bool = False
     # Objects of the collection's names that it did not create, left alone: "kind name".
     left_alone: list[str] = field(default_factory=list)
+    # The pools the collection paused to stage a change: resumed before anything is removed.
+    resume: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -815,10 +886,29 @@ def decide_uninstall(facts: Facts, *, pool_name: str, runtime_class: str, pods: 
                   remove_custom_pool=ours is not None, release=facts.release)
     if path == "none":
         messages.append("sandboxed containers are not installed by this collection here; nothing to remove")
+    resume = check_paused_for_removal(facts, change.as_dict(), ours)
+    messages += [f"the uninstall resumes pool {name}, which the collection paused to stage a change, once the "
+                 "MachineConfig is gone (a node that never took it does not reboot)" for name in resume]
     # The current name first: from then on no new sandboxed pod is admitted.
     order = sorted(managed, key=lambda n: (n != runtime_class, n))
     return Removal(path, ours is not None, labelled if path == "custom" else [], change.as_dict(), messages,
-                   runtime_classes=order, machine_config=current_mc is not None, left_alone=left_alone)
+                   runtime_classes=order, machine_config=current_mc is not None, left_alone=left_alone,
+                   resume=resume)
+
+
+def check_paused_for_removal(facts: Facts, change: dict, ours: dict | None) -> list[str]:
+    """The pools the collection paused (resumed once the MachineConfig is gone, so that the removal rolls out);
+    refuses for a pool the
+    removal touches that someone else paused, since its nodes would keep the handler until they resume it."""
+    touched = set(change["pools_losing"]) | set(change["pools_without"]) | set(change["pools"])
+    if ours is not None:
+        touched |= {ours["metadata"]["name"], "worker"}
+    for pool in facts.pools:
+        name = pool["metadata"]["name"]
+        if name in touched and is_paused(pool) and not paused_by_collection(pool):
+            raise PreflightError(paused_message(name, "the uninstall rolls out to it") + "; then run the uninstall "
+                                 "again (the collection resumes only the pools it paused)")
+    return sorted(p["metadata"]["name"] for p in facts.pools if paused_by_collection(p))
 
 
 def _collection_objects(facts: Facts, pool_name: str) -> tuple[dict | None, dict | None, list[str]]:

@@ -29,7 +29,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     PolicyError,
     settings,
 )
-from ansible_collections.sandboxed.containers.plugins.module_utils._pool import is_paused
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import is_paused, paused_by_collection
 
 STATES = ("installed", "installing", "waiting", "failed", "not installed")
 # Pod phases that mean a pod may still run (or be about to run) in a Kata VM; Succeeded and Failed pods
@@ -72,8 +72,10 @@ def readiness(entry: dict, pool: dict | None, handler: str | None, ready_since: 
         return {"readiness": "waiting", "ready_since": None,
                 "readiness_reason": "updated, not labelled yet: the install labels it (run it again if it ended)"}
     if pool is not None and is_paused(pool):
+        by = "the collection, to stage the change" if paused_by_collection(pool) else "someone else"
         return {"readiness": "blocked", "ready_since": None,
-                "readiness_reason": f"pool {entry['pool']} is paused: the MCO updates none of its nodes"}
+                "readiness_reason": f"staged, pool paused: pool {entry['pool']} is paused by {by}; the MCO updates "
+                                    "none of its nodes until it resumes"}
     if mcd == "Working" or (entry["desired_config"] and entry["desired_config"] != entry["current_config"]):
         return {"readiness": "updating", "readiness_reason": "", "ready_since": None}
     return {"readiness": "waiting", "readiness_reason": "its turn in the rollout", "ready_since": None}
@@ -113,6 +115,18 @@ def node_states(nodes: list[dict], pools: list[dict], machine_config: str, handl
     return out
 
 
+def staged(pools: list[dict], states: list[dict]) -> dict[str, list[str]]:
+    """Staged, pool paused: each paused pool that carries the MachineConfig (`pools`) -> its nodes not yet on the
+    rendered config it targets, which update (one reboot each) when it resumes."""
+    out = {}
+    for pool in pools:
+        name = pool["metadata"]["name"]
+        nodes = [s["name"] for s in states if s["pool"] == name and s["current_config"] != s["target_config"]]
+        if is_paused(pool) and nodes:
+            out[name] = nodes
+    return out
+
+
 def counts(states: list[dict]) -> dict[str, int]:
     return {s: sum(1 for e in states if e["state"] == s) for s in STATES}
 
@@ -133,6 +147,7 @@ def pool_summary(pool: dict) -> dict:
         "degraded_machine_count": st.get("degradedMachineCount"),
         "conditions": {c.get("type"): c.get("status") for c in st.get("conditions") or []},
         "paused": is_paused(pool),
+        "paused_by_collection": paused_by_collection(pool),
     }
 
 

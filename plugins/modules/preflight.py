@@ -21,7 +21,8 @@ description:
     RuntimeClasses); the selector matches at least one worker; the chosen nodes' architecture has the extension
     (x86_64 and s390x) and their operating system names it (RHCOS and SCOS V(sandboxed-containers), Fedora
     CoreOS V(kata-containers)); they are virtualization-capable where Node Feature Discovery labelled them; no
-    pool the change touches is built with on-cluster image layering, degraded or paused; the rules of the
+    pool the change touches is built with on-cluster image layering, degraded or paused by someone else (a pool
+    the collection paused is its own, see O(rollout)); the rules of the
     admission policy (O(policy)), which are applied later in the run, and that the cluster serves
     ValidatingAdmissionPolicy (OpenShift 4.17 and later) when the policy has rules."
   - "Decides the target: the worker pool when O(node_selector) is empty, a custom pool O(pool_name) for the
@@ -144,6 +145,19 @@ options:
   verify_image:
     description: The verify pods' image (C(sandboxed_containers_verify_image)), checked when O(canary_verify=true).
     type: str
+  rollout:
+    description:
+      - When the nodes take the change (install and upgrade).
+      - V(now) rolls it out; a pool the collection paused to stage a change is resumed (RV(window.resume)).
+      - V(staged) plans a maintenance window; the pools whose nodes the change reaches are paused
+        (RV(window.pause)) and no node updates until a later run with V(now) resumes them, or someone does
+        (a cluster upgrade's rollout, for instance); RV(window.staged) names the nodes that reboot then, once for
+        every change staged in the pool. Refused for a pool that is rolling out another change, and for a change
+        that moves nodes between pools.
+      - A pool paused by someone else (without the collection's mark) is refused either way.
+    type: str
+    choices: [now, staged]
+    default: now
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -284,6 +298,20 @@ stale_runtime_classes:
   description: The collection's RuntimeClasses under an earlier name (its label, another name), which the install
     deletes; refused while pods use them.
   returned: install and upgrade
+  type: list
+  elements: str
+window:
+  description:
+    - The maintenance window (O(rollout)). C(pause) lists the pools the install pauses, C(resume) the pools the
+      collection paused that the run resumes (an uninstall resumes them too), C(staged) maps each paused or
+      resumed pool to the nodes that update (and reboot, once) when it resumes.
+  returned: install and upgrade
+  type: dict
+  sample: {"pause": ["worker"], "resume": [], "staged": {"worker": ["worker-0", "worker-1"]}}
+resume:
+  description: For O(operation=uninstall), the pools the collection paused to stage a change, which the uninstall
+    resumes before it removes anything.
+  returned: uninstall
   type: list
   elements: str
 runtime_classes:
@@ -463,7 +491,7 @@ def checked_settings(p: dict) -> Settings:
         unsupported_architecture=p["unsupported_architecture"],
         policy_requested=bool(policy and policy.get("modes")),
         adopt=p["adopt"], canary=p["canary"], wave_size=p["wave_size"], canary_verify=p["canary_verify"],
-        verify_image=p["verify_image"],
+        verify_image=p["verify_image"], rollout=p["rollout"],
     )
     try:
         if op != "uninstall":
@@ -576,6 +604,7 @@ ARGUMENT_SPEC = {
     "wave_size": {"type": "raw"},
     "canary_verify": {"type": "bool", "default": False},
     "verify_image": {"type": "str"},
+    "rollout": {"type": "str", "choices": ["now", "staged"], "default": "now"},
 }
 VALIDATION = {"required_if": [("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))]}
 

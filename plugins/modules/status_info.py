@@ -94,6 +94,18 @@ readiness:
   returned: success
   type: dict
   sample: {"ready": 2, "updating": 1, "waiting": 0, "degraded": 0, "blocked": 0, "not chosen": 3}
+staged:
+  description: Staged, pool paused - each paused pool that carries the MachineConfig, with its nodes not yet on
+    the rendered config it targets; they update, one reboot each, when it resumes.
+  returned: success
+  type: dict
+  sample: {"worker": ["worker-0", "worker-1"]}
+paused_by_collection:
+  description: Every pool the collection paused (its C(sandboxed.containers/paused-by-collection) mark) to stage a
+    change; a run with O(sandboxed.containers.settings#role:main:sandboxed_containers_rollout=now) resumes them.
+  returned: success
+  type: list
+  elements: str
 pools:
   description: The pools that carry the MachineConfig, with their status.
   returned: success
@@ -169,6 +181,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     HANDLER_POLICY_NAME,
     POLICY_NAMES,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._pool import paused_by_collection
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
     READINESS,
     counts,
@@ -178,6 +191,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._status impor
     policy_summary,
     pool_summary,
     sources,
+    staged,
     version_of,
 )
 
@@ -268,6 +282,8 @@ def report(cluster: Cluster) -> dict:
         "counts": counts(states),
         "readiness": {r: sum(1 for s in states if s["readiness"] == r) for r in READINESS},
         "pools": [pool_summary(x) for x in carrying],
+        "staged": staged(carrying, states),
+        "paused_by_collection": sorted(x["metadata"]["name"] for x in pools if paused_by_collection(x)),
         "runtime_class": runtime_class_summary(rc, p["runtime_class_name"]),
         "managed": managed,
         "pods": pods,

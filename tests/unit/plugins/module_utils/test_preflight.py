@@ -468,3 +468,11 @@ def test_the_docstring_of_each_decision_lists_its_steps_as_they_run(decision):
     # Every step the docstring names is called, in the docstring's order.
     positions = [min(i for i, c in enumerate(called) if c == n) for n in named]
     assert positions == sorted(positions), (named, called)
+
+
+@pytest.mark.parametrize("waves", [{"canary": 1}, {"wave_size": "50%"}])
+def test_staging_in_waves_is_refused_since_a_paused_pool_updates_no_node(waves):
+    nodes = [node(f"worker-{i}", labels={"kata": "yes"}) for i in range(3)]
+    with pytest.raises(PreflightError, match=r"sandboxed_containers_rollout staged cannot go with .* a paused pool "
+                                             r"updates no node"):
+        decide(settings(node_selector={"matchLabels": {"kata": "yes"}}, rollout="staged", **waves), facts(nodes))

@@ -197,7 +197,7 @@ def test_pool_summary_keeps_spec_and_status_apart():
         "name": "worker", "rendered_config": NEW, "status_config": OLD,
         "machine_count": 3, "updated_machine_count": 1, "ready_machine_count": 2, "degraded_machine_count": 1,
         "conditions": {"Updated": "False", "Updating": "True", "Degraded": "True", "NodeDegraded": "True"},
-        "paused": True,
+        "paused": True, "paused_by_collection": False,
     }
 
 
@@ -205,7 +205,7 @@ def test_pool_summary_of_a_pool_the_mco_has_not_synced():
     s = pool_summary({"metadata": {"name": "kata-oc"}, "spec": {}})
     assert s == {"name": "kata-oc", "rendered_config": None, "status_config": None, "machine_count": None,
                  "updated_machine_count": None, "ready_machine_count": None, "degraded_machine_count": None,
-                 "conditions": {}, "paused": False}
+                 "conditions": {}, "paused": False, "paused_by_collection": False}
 
 
 def test_sources_and_version():
@@ -268,7 +268,8 @@ def test_readiness_of_each_node_during_a_rollout():
 
 def test_a_node_of_a_paused_pool_is_blocked_saying_why():
     got = readiness_of([node("worker-0", "worker", current=OLD)], [worker_pool(paused=True, status_config=OLD)])
-    assert got == {"worker-0": ("blocked", "pool worker is paused: the MCO updates none of its nodes")}
+    assert got == {"worker-0": ("blocked", "staged, pool paused: pool worker is paused by someone else; the MCO "
+                                "updates none of its nodes until it resumes")}
 
 
 def test_a_label_with_another_handler_is_not_ready():
