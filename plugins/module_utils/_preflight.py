@@ -356,9 +356,9 @@ def _machine_config_neighbours(handler: str, mc: dict) -> list[Neighbour]:
 def neighbour_problems(handler: str, facts: Facts) -> list[Neighbour]:
     """Other installers of Kata, and what they left behind: each named, with what to do (the preflight refuses the
     first, the doctor reports them all)."""
-    problems = [n for mc in facts.machine_configs if not (is_managed(mc) or mc["metadata"]["name"] ==
-                                                           MACHINE_CONFIG_NAME)
-                for n in _machine_config_neighbours(handler, mc)]
+    others = [mc for mc in facts.machine_configs
+              if not (is_managed(mc) or mc["metadata"]["name"] == MACHINE_CONFIG_NAME)]
+    problems = [n for mc in others for n in _machine_config_neighbours(handler, mc)]
     for crc in facts.container_runtime_configs:
         if crc["metadata"]["name"] == OPERATOR_CRIO_CONFIG:
             problems.append(Neighbour(

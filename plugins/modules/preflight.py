@@ -308,6 +308,18 @@ window:
   returned: install and upgrade
   type: dict
   sample: {"pause": ["worker"], "resume": [], "staged": {"worker": ["worker-0", "worker-1"]}}
+  contains:
+    pause:
+      description: The pools the install pauses (O(rollout=staged)).
+      type: list
+      elements: str
+    resume:
+      description: The pools the collection paused that the run resumes.
+      type: list
+      elements: str
+    staged:
+      description: Each paused or resumed pool, and the nodes that update (and reboot, once) when it resumes.
+      type: dict
 resume:
   description: For O(operation=uninstall), the pools the collection paused to stage a change, which the uninstall
     resumes before it removes anything.
