@@ -84,3 +84,30 @@ def held_words(node: str, held: list[dict]) -> str:
     """One line naming what holds a node's drain, for progress lines and failure messages."""
     parts = [f"{h['pod']} (PodDisruptionBudget {', '.join(h['budgets'])})" for h in held]
     return f"the drain of {node} is held by " + "; ".join(parts)
+
+
+def lines(previews: list[dict]) -> list[str]:
+    """The drain preview in words, node by node, for the plan."""
+    out = []
+    for p in previews:
+        node = p["node"]
+        out.append(f"Drain of {node}: evicts {', '.join(p['evicted'])}" if p["evicted"]
+                   else f"Drain of {node}: evicts no pod")
+        out += [f"{pod} has no controller: the drain deletes it and nothing recreates it" for pod in p["unmanaged"]]
+        out += [f"{pod} has emptyDir volumes: the drain deletes their data" for pod in p["empty_dir"]]
+        if p["held"]:
+            out.append(held_words(node, p["held"]))
+    return out
+
+
+def blockers(previews: list[dict]) -> list[str]:
+    """What holds a drain (a budget that allows no disruption) or is lost by it (a pod without a controller), in
+    words. emptyDir data is not among them: it is scratch space by definition, and the drain helper is told to
+    delete it."""
+    out = []
+    for p in previews:
+        if p["held"]:
+            out.append(held_words(p["node"], p["held"]))
+        out += [f"{pod} on {p['node']} has no controller: the drain deletes it and nothing recreates it"
+                for pod in p["unmanaged"]]
+    return out

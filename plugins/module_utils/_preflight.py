@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from ansible_collections.sandboxed.containers.plugins.module_utils import _drain
 from ansible_collections.sandboxed.containers.plugins.module_utils._crio import (
     DropinError,
     check_crio_dropin,
@@ -97,6 +98,7 @@ class Settings:
     unsupported_architecture: str = "fail"  # fail, or exclude (custom pool only)
     policy_requested: bool = False  # an admission policy with at least one rule
     adopt: bool = False  # take over objects of the collection's names that it did not create
+    drain_blockers: str = "stop"  # stop, or warn: what a held or lossy drain of a rebooting node does to the run
 
 
 @dataclass
@@ -220,6 +222,9 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         raise PreflightError("sandboxed_containers_virtualization_check must be fail, warn or ignore")
     if s.unsupported_architecture not in ("fail", "exclude"):
         raise PreflightError("sandboxed_containers_unsupported_architecture must be fail or exclude")
+    if s.drain_blockers not in ("stop", "warn"):
+        raise PreflightError(f"sandboxed_containers_drain_blockers {s.drain_blockers!r} must be stop (refuse before "
+                             "any change) or warn (go on and say so)")
     return selector, overhead, mu
 
 
@@ -759,6 +764,21 @@ def _removal_path(facts: Facts, pool_name: str, ours: dict | None, current_mc: d
     role = role_of(current_mc)
     custom = ours is not None or bool(labelled) or role not in (None, "worker", "master")
     return ("custom" if custom else (role or "none")), labelled
+
+
+def check_drain(settings: Settings, reboot: list[str], pods: list[dict], budgets: list[dict]
+                ) -> tuple[list[dict], list[str]]:
+    """The drain preview of each node that reboots (_drain.preview), and its blockers as warnings; with
+    drain_blockers stop, blockers refuse the run before any change, naming node, pod and budget, and the fixes."""
+    previews = [_drain.preview(node, pods, budgets) for node in reboot]
+    found = _drain.blockers(previews)
+    if found and settings.drain_blockers == "stop":
+        raise PreflightError(
+            "the MCO's drain of the nodes that reboot would not finish, or would lose pods: " + "; ".join(found)
+            + ". Scale the workload up or relax its PodDisruptionBudget so that it allows a disruption, move or "
+            "delete the pods without a controller (or give them one), or set sandboxed_containers_drain_blockers: "
+            "warn to go on anyway (the drain then waits until the budget allows the eviction)")
+    return previews, [f"drain: {b}" for b in found]
 
 
 def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: dict | None,
