@@ -111,3 +111,26 @@ def blockers(previews: list[dict]) -> list[str]:
         out += [f"{pod} on {p['node']} has no controller: the drain deletes it and nothing recreates it"
                 for pod in p["unmanaged"]]
     return out
+
+
+DESIRED_DRAIN = "machineconfiguration.openshift.io/desiredDrain"
+LAST_APPLIED_DRAIN = "machineconfiguration.openshift.io/lastAppliedDrain"
+
+
+def drain_pending(node: dict) -> bool:
+    """The daemon asked the drain controller for a drain (desiredDrain drain-<config>) that it has not finished
+    (lastAppliedDrain differs): the node is cordoned, or about to be, and its pods are being evicted."""
+    a = node["metadata"].get("annotations") or {}
+    desired = a.get(DESIRED_DRAIN) or ""
+    return desired.startswith("drain-") and desired != a.get(LAST_APPLIED_DRAIN)
+
+
+def name_held(text: str, node: str, held: list[dict]) -> str:
+    """A progress line with the held drain of `node` named after "<node> Working" (or at its end)."""
+    words = held_words(node, held)
+    if words in text:
+        return text
+    working = f"{node} Working"
+    if working in text:
+        return text.replace(working, f"{working}: {words}", 1)
+    return f"{text}; {words}"

@@ -7,8 +7,10 @@ import pytest
 from ansible_collections.sandboxed.containers.plugins.module_utils._drain import (
     blockers,
     budgets_holding,
+    drain_pending,
     held_words,
     lines,
+    name_held,
     preview,
     stays,
 )
@@ -131,3 +133,30 @@ def test_warn_goes_on_with_the_blockers_as_warnings_and_no_blocker_no_warning():
 def test_drain_blockers_other_than_stop_or_warn_is_refused():
     with pytest.raises(PreflightError, match="sandboxed_containers_drain_blockers 'ignore' must be stop"):
         validate_settings(Settings(drain_blockers="ignore"))
+
+
+def _node(desired=None, last=None):
+    a = {}
+    if desired:
+        a["machineconfiguration.openshift.io/desiredDrain"] = desired
+    if last:
+        a["machineconfiguration.openshift.io/lastAppliedDrain"] = last
+    return {"metadata": {"name": "worker-0", "annotations": a}}
+
+
+def test_a_drain_is_pending_from_the_request_until_the_controller_applied_it():
+    assert drain_pending(_node("drain-rendered-b", "uncordon-rendered-a"))
+    assert drain_pending(_node("drain-rendered-b"))
+    assert not drain_pending(_node("drain-rendered-b", "drain-rendered-b"))
+    assert not drain_pending(_node("uncordon-rendered-b", "drain-rendered-b"))
+    assert not drain_pending(_node())
+
+
+def test_the_held_drain_is_named_after_the_working_node_once():
+    held = [{"pod": "app/web-1", "budgets": ["web"]}]
+    text = name_held("kata-oc: 0/1 updated; worker-0 Working", "worker-0", held)
+    assert text == ("kata-oc: 0/1 updated; worker-0 Working: the drain of worker-0 is held by app/web-1 "
+                    "(PodDisruptionBudget web)")
+    assert name_held(text, "worker-0", held) == text
+    assert name_held("kata-oc: 0/1 updated", "worker-0", held) == \
+        "kata-oc: 0/1 updated; the drain of worker-0 is held by app/web-1 (PodDisruptionBudget web)"
