@@ -66,7 +66,8 @@ def preview(node: str, pods: list[dict], budgets: list[dict]) -> dict:
     pods with emptyDir volumes (their data lost), and the evictions a budget holds ({pod, budgets})."""
     out: dict = {"node": node, "evicted": [], "unmanaged": [], "empty_dir": [], "held": []}
     for pod in sorted(pods, key=pod_key):
-        if (pod.get("spec") or {}).get("nodeName") != node or stays(pod):
+        # A pod already being deleted (its namespace going, say) leaves without the drain's help.
+        if (pod.get("spec") or {}).get("nodeName") != node or stays(pod) or pod["metadata"].get("deletionTimestamp"):
             continue
         key = pod_key(pod)
         out["evicted"].append(key)

@@ -160,3 +160,10 @@ def test_the_held_drain_is_named_after_the_working_node_once():
     assert name_held(text, "worker-0", held) == text
     assert name_held("kata-oc: 0/1 updated", "worker-0", held) == \
         "kata-oc: 0/1 updated; the drain of worker-0 is held by app/web-1 (PodDisruptionBudget web)"
+
+
+def test_a_pod_already_being_deleted_is_left_out():
+    going = pod("old", labels={"app": "web"}, owner="ReplicaSet")
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    out = preview("worker-0", [going], [pdb("web", selector={})])
+    assert out["evicted"] == [] and out["held"] == []
