@@ -66,7 +66,8 @@ def preview(node: str, pods: list[dict], budgets: list[dict]) -> dict:
     pods with emptyDir volumes (their data lost), and the evictions a budget holds ({pod, budgets})."""
     out: dict = {"node": node, "evicted": [], "unmanaged": [], "empty_dir": [], "held": []}
     for pod in sorted(pods, key=pod_key):
-        if (pod.get("spec") or {}).get("nodeName") != node or stays(pod):
+        # A pod already being deleted (its namespace going, say) leaves without the drain's help.
+        if (pod.get("spec") or {}).get("nodeName") != node or stays(pod) or pod["metadata"].get("deletionTimestamp"):
             continue
         key = pod_key(pod)
         out["evicted"].append(key)
@@ -84,3 +85,53 @@ def held_words(node: str, held: list[dict]) -> str:
     """One line naming what holds a node's drain, for progress lines and failure messages."""
     parts = [f"{h['pod']} (PodDisruptionBudget {', '.join(h['budgets'])})" for h in held]
     return f"the drain of {node} is held by " + "; ".join(parts)
+
+
+def lines(previews: list[dict]) -> list[str]:
+    """The drain preview in words, node by node, for the plan."""
+    out = []
+    for p in previews:
+        node = p["node"]
+        out.append(f"Drain of {node}: evicts {', '.join(p['evicted'])}" if p["evicted"]
+                   else f"Drain of {node}: evicts no pod")
+        out += [f"{pod} has no controller: the drain deletes it and nothing recreates it" for pod in p["unmanaged"]]
+        out += [f"{pod} has emptyDir volumes: the drain deletes their data" for pod in p["empty_dir"]]
+        if p["held"]:
+            out.append(held_words(node, p["held"]))
+    return out
+
+
+def blockers(previews: list[dict]) -> list[str]:
+    """What holds a drain (a budget that allows no disruption) or is lost by it (a pod without a controller), in
+    words. emptyDir data is not among them: it is scratch space by definition, and the drain helper is told to
+    delete it."""
+    out = []
+    for p in previews:
+        if p["held"]:
+            out.append(held_words(p["node"], p["held"]))
+        out += [f"{pod} on {p['node']} has no controller: the drain deletes it and nothing recreates it"
+                for pod in p["unmanaged"]]
+    return out
+
+
+DESIRED_DRAIN = "machineconfiguration.openshift.io/desiredDrain"
+LAST_APPLIED_DRAIN = "machineconfiguration.openshift.io/lastAppliedDrain"
+
+
+def drain_pending(node: dict) -> bool:
+    """The daemon asked the drain controller for a drain (desiredDrain drain-<config>) that it has not finished
+    (lastAppliedDrain differs): the node is cordoned, or about to be, and its pods are being evicted."""
+    a = node["metadata"].get("annotations") or {}
+    desired = a.get(DESIRED_DRAIN) or ""
+    return desired.startswith("drain-") and desired != a.get(LAST_APPLIED_DRAIN)
+
+
+def name_held(text: str, node: str, held: list[dict]) -> str:
+    """A progress line with the held drain of `node` named after "<node> Working" (or at its end)."""
+    words = held_words(node, held)
+    if words in text:
+        return text
+    working = f"{node} Working"
+    if working in text:
+        return text.replace(working, f"{working}: {words}", 1)
+    return f"{text}; {words}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from ansible_collections.sandboxed.containers.plugins.module_utils import _drain
 from ansible_collections.sandboxed.containers.plugins.module_utils._crio import (
     DropinError,
     check_crio_dropin,
@@ -117,6 +118,7 @@ class Settings:
     canary_verify: bool = False  # the verify pod on the canary nodes before the waves
     verify_image: str | None = None  # its image (sandboxed_containers_verify_image)
     rollout: str = "now"  # now, or staged: the pools paused, nothing reboots until a later run resumes them
+    drain_blockers: str = "stop"  # stop, or warn: what a held or lossy drain of a rebooting node does to the run
 
 
 @dataclass
@@ -259,6 +261,9 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
         raise PreflightError(f"sandboxed_containers_rollout staged cannot go with {CANARY_SETTING} {canary} or "
                              f"sandboxed_containers_wave_size {wave_size!r}: a paused pool updates no node, so no wave "
                              "would finish. Stage without a canary and waves, or roll out now in waves")
+    if s.drain_blockers not in ("stop", "warn"):
+        raise PreflightError(f"sandboxed_containers_drain_blockers {s.drain_blockers!r} must be stop (refuse before "
+                             "any change) or warn (go on and say so)")
     return selector, overhead, mu
 
 
@@ -974,6 +979,21 @@ def _removal_path(facts: Facts, pool_name: str, ours: dict | None, current_mc: d
     role = role_of(current_mc)
     custom = ours is not None or bool(labelled) or role not in (None, "worker", "master")
     return ("custom" if custom else (role or "none")), labelled
+
+
+def check_drain(settings: Settings, reboot: list[str], pods: list[dict], budgets: list[dict]
+                ) -> tuple[list[dict], list[str]]:
+    """The drain preview of each node that reboots (_drain.preview), and its blockers as warnings; with
+    drain_blockers stop, blockers refuse the run before any change, naming node, pod and budget, and the fixes."""
+    previews = [_drain.preview(node, pods, budgets) for node in reboot]
+    found = _drain.blockers(previews)
+    if found and settings.drain_blockers == "stop":
+        raise PreflightError(
+            "the MCO's drain of the nodes that reboot would not finish, or would lose pods: " + "; ".join(found)
+            + ". Scale the workload up or relax its PodDisruptionBudget so that it allows a disruption, move or "
+            "delete the pods without a controller (or give them one), or set sandboxed_containers_drain_blockers: "
+            "warn to go on anyway (the drain then waits until the budget allows the eviction)")
+    return previews, [f"drain: {b}" for b in found]
 
 
 def object_changes(*, current_mc: dict | None, desired_mc: dict, current_pool: dict | None,

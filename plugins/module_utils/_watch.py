@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ansible_collections.sandboxed.containers.plugins.module_utils import _drain
 from ansible_collections.sandboxed.containers.plugins.module_utils._convergence import (
     CONVERGED,
     FAILED,
@@ -42,6 +43,11 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._rendered imp
 
 WATCH_SECONDS = 240  # the server ends each watch after this; we re-watch from the last resourceVersion
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
+# A drain pending this long is looked at (its pods, the PodDisruptionBudgets), then again at this interval while it
+# stays pending: a drain nothing holds usually ends first and costs no request; a held one is named within seconds
+# (the drain controller retries a refused eviction every 5 s; see tests/cluster/sim/README.md).
+DRAIN_LOOK_AFTER = 2.0
+DRAIN_LOOK_EVERY = 5.0
 
 
 def retry_while_unavailable(fn: Callable[[], object], deadline: float, progress: Callable[[str], None],
@@ -158,6 +164,10 @@ class PoolWaiter:
         self.reboot_timeout = reboot_timeout
         # When this wait first saw each node NotReady (its own clock: the cluster's may differ from ours).
         self.not_ready_since: dict[str, float] = {}
+        # Pending drains: when first seen and last looked at; what holds each (see _drain).
+        self.drain_seen: dict[str, float] = {}
+        self.drain_looked: dict[str, float] = {}
+        self.held: dict[str, list[dict]] = {}
 
     def _count(self) -> None:
         with self._lock:
@@ -205,7 +215,45 @@ class PoolWaiter:
                 rendered_spec=self._rendered(target) if check_content else None, phase=self.phase,
                 not_ready_for=not_ready_for, reboot_timeout=self.reboot_timeout,
             )
+        self._name_held_drains(out, now)
         return out
+
+    def _name_held_drains(self, out: dict[str, Assessment], now: float) -> None:
+        """Names, in each pool's progress and in what it waits for, the drains a PodDisruptionBudget holds."""
+        all_pools = list(self.pools.values())
+        nodes = list(self.nodes.values())
+        for name, a in out.items():
+            if a.state == CONVERGED:
+                continue
+            for node in pool_members(name, nodes, all_pools):
+                held = self._held(node, now)
+                if held:
+                    node_name = node["metadata"]["name"]
+                    a.progress = _drain.name_held(a.progress, node_name, held)
+                    a.waiting_for.append(_drain.held_words(node_name, held))
+
+    def _held(self, node: dict, now: float) -> list[dict]:
+        """What holds the node's pending drain: looked up once it has been pending DRAIN_LOOK_AFTER s, then every
+        DRAIN_LOOK_EVERY s while it stays pending (two list requests each time); nothing while none is pending."""
+        name = node["metadata"]["name"]
+        if not _drain.drain_pending(node):
+            for d in (self.drain_seen, self.drain_looked, self.held):
+                d.pop(name, None)
+            return []
+        seen = self.drain_seen.setdefault(name, now)
+        if now - seen >= DRAIN_LOOK_AFTER and now - self.drain_looked.get(name, -math.inf) >= DRAIN_LOOK_EVERY:
+            self.drain_looked[name] = now
+            try:
+                pods = self._list("/api/v1/pods", field_selector=f"spec.nodeName={name}")
+                budgets = self._list("/apis/policy/v1/poddisruptionbudgets")
+            except Exception:  # naming the held drain is a courtesy: the wait goes on without it
+                return self.held.get(name, [])
+            self.held[name] = _drain.preview(name, pods, budgets)["held"]
+        return self.held.get(name, [])
+
+    def _list(self, path: str, **params: str) -> list[dict]:
+        self._count()
+        return self.dyn.request("get", path, **params).to_dict().get("items") or []
 
     def _carries(self, config: str) -> bool | None:
         spec = self._rendered(config)

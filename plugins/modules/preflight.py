@@ -158,6 +158,19 @@ options:
     type: str
     choices: [now, staged]
     default: now
+  drain_blockers:
+    description:
+      - What to do, with O(operation=install) or O(operation=upgrade), when the MCO's drain of a node that reboots
+        would not finish or would lose pods. A PodDisruptionBudget that allows no disruption selects one of its
+        pods (the Eviction API refuses it and the drain waits), or a pod has no controller (the drain deletes it
+        and nothing recreates it).
+      - V(stop) refuses before any change, naming node, pod and budget. V(warn) goes on with a warning; the wait
+        then names the held drain as soon as an eviction is refused.
+      - Pods with C(emptyDir) volumes are named in RV(drain_lines) but never block; the drain deletes their data,
+        which is scratch space by definition.
+    type: str
+    choices: [stop, warn]
+    default: stop
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -396,6 +409,37 @@ waves:
   sample: [{"name": "canary", "nodes": ["worker-0"], "labels": ["worker-0"], "moved": false},
            {"name": "wave 1", "nodes": ["worker-1", "worker-2"], "labels": ["worker-0", "worker-1", "worker-2"],
             "moved": false}]
+drain:
+  description: For O(operation=install) and O(operation=upgrade), per node that reboots, what its drain does to its
+    pods; empty when no node reboots.
+  returned: install and upgrade
+  type: list
+  elements: dict
+  contains:
+    node:
+      description: The node.
+      type: str
+    evicted:
+      description: The pods the drain evicts, as C(namespace/name) (DaemonSet, mirror and finished pods stay).
+      type: list
+      elements: str
+    unmanaged:
+      description: The evicted pods without a controller, which nothing recreates.
+      type: list
+      elements: str
+    empty_dir:
+      description: The evicted pods with C(emptyDir) volumes, whose data the drain deletes.
+      type: list
+      elements: str
+    held:
+      description: The evictions a PodDisruptionBudget refuses, each with C(pod) and C(budgets).
+      type: list
+      elements: dict
+drain_lines:
+  description: RV(drain) in words, for the plan.
+  returned: install and upgrade
+  type: list
+  elements: str
 messages:
   description: Notes for the user, such as the compact-cluster target.
   returned: success
@@ -404,6 +448,7 @@ messages:
 """
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._crio import DropinError, check_crio_dropin
+from ansible_collections.sandboxed.containers.plugins.module_utils._drain import lines as drain_lines
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     Cluster,
     ClusterError,
@@ -437,6 +482,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._preflight im
     Facts,
     PreflightError,
     Settings,
+    check_drain,
     check_versions,
     decide,
     decide_uninstall,
@@ -503,7 +549,7 @@ def checked_settings(p: dict) -> Settings:
         unsupported_architecture=p["unsupported_architecture"],
         policy_requested=bool(policy and policy.get("modes")),
         adopt=p["adopt"], canary=p["canary"], wave_size=p["wave_size"], canary_verify=p["canary_verify"],
-        verify_image=p["verify_image"], rollout=p["rollout"],
+        verify_image=p["verify_image"], rollout=p["rollout"], drain_blockers=p["drain_blockers"],
     )
     try:
         if op != "uninstall":
@@ -565,10 +611,13 @@ def plan_installation(cluster: Cluster, settings: Settings, facts: Facts, rc: di
         {f"{kinds[k]} {v['name']}": v["version"] for k, v in installed.items() if v}, COLLECTION_VERSION,
         p["allow_downgrade"])
     d = decide(settings, facts, operation=p["operation"])
-    for w in d.warnings:
+    drain, drain_warnings = preview_drain(cluster, settings, facts, d.plan["reboot"])
+    for w in d.warnings + drain_warnings:
         cluster.task.warn(w)
     decision = d.as_dict()
     decision.pop("warnings")  # given through the task's warnings above
+    decision["drain"] = drain
+    decision["drain_lines"] = drain_lines(drain)
     # What the handler label steps have to do, so that a run with nothing to do skips them.
     decision["handler_label_remove_first"] = sorted(set(labels) - set(d.plan["handler_kept"]))
     decision["handler_label_changes"] = labels != dict.fromkeys(d.plan["handler"], p["handler"])
@@ -583,6 +632,16 @@ def plan_installation(cluster: Cluster, settings: Settings, facts: Facts, rc: di
                                                 tolerations=p["tolerations"] or None),
         stale_runtime_classes=d.stale_runtime_classes)
     return {**decision, "changes": changes, "versions": versions}
+
+
+def preview_drain(cluster: Cluster, settings: Settings, facts: Facts, reboot: list[str]
+                  ) -> tuple[list[dict], list[str]]:
+    """What the drain of each node that reboots does to its pods; reads pods and budgets only when a node reboots."""
+    if not reboot:
+        return [], []
+    pods = facts.pods or cluster.list("v1", "Pod")
+    budgets = cluster.list("policy/v1", "PodDisruptionBudget")
+    return check_drain(settings, reboot, pods, budgets)
 
 
 def check_dropin_runtime(dropin: str | None, handler: str, allow_non_vm_runtime: bool) -> None:
@@ -617,6 +676,7 @@ ARGUMENT_SPEC = {
     "canary_verify": {"type": "bool", "default": False},
     "verify_image": {"type": "str"},
     "rollout": {"type": "str", "choices": ["now", "staged"], "default": "now"},
+    "drain_blockers": {"type": "str", "choices": ["stop", "warn"], "default": "stop"},
 }
 VALIDATION = {"required_if": [("operation", "install", ("crio_dropin",)), ("operation", "upgrade", ("crio_dropin",))]}
 

@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from . import crio, lifecycle, mcd, releases
+from . import crio, drain, lifecycle, mcd, releases
 from . import pools as P
 from .constants import (
     ARCH_LABEL,
@@ -37,6 +37,7 @@ from .constants import (
     FAULT_HANG,
     FIRST_PIVOT_CONFIG,
     LAST_APPLIED_DRAIN,
+    MCO_NAMESPACE,
     OS_ID_LABEL,
     POST_CONFIG_ACTION,
     REASON,
@@ -373,10 +374,25 @@ class Daemon:
 
 
 class DrainController:
-    """pkg/controller/drain: cordon and drain, or uncordon, as desiredDrain asks."""
+    """pkg/controller/drain: cordon and drain, or uncordon, as desiredDrain asks.
+
+    A drain is a run of kubectl's drain helper: a refused eviction (a PodDisruptionBudget) is retried every
+    drain_retry s until drain_helper_timeout; a failed run is retried after drain_requeue, or drain_requeue_failing
+    once the drain has failed for drain_requeue_failing_threshold; past drain_timeout each sync logs "drain exceeded
+    timeout" (and, from 4.19, a DrainFailed event) and retries go on (see sim/drain.py; the daemon degrades on its
+    own clock). The 5 s UpdateDelay before a node's first sync is folded into nodeUpdateSeconds.
+    """
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.ongoing: dict[str, float] = {}  # ongoingDrains: when the controller cordoned the node
+        self.helper_started: dict[str, float] = {}  # the current run of the drain helper
+
+    def timings(self) -> drain.Timings:
+        k = self.sim.knobs
+        return drain.Timings(eviction_retry=k.drain_retry, helper_timeout=k.drain_helper_timeout,
+                             requeue=k.drain_requeue, failing_threshold=k.drain_requeue_failing_threshold,
+                             requeue_failing=k.drain_requeue_failing, timeout=k.drain_timeout)
 
     def sync(self, name: str) -> None:
         sim = self.sim
@@ -390,6 +406,7 @@ class DrainController:
         verb = desired.split("-", 1)[0]
         unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
         if verb == "uncordon":
+            self._forget(name)
             sim.patch_node(node, annotations={LAST_APPLIED_DRAIN: desired},
                            spec={"unschedulable": None} if unschedulable else None)
             return
@@ -399,18 +416,51 @@ class DrainController:
         if hang_phase(a.get(FAULT_HANG)) == "drain":
             return
         if not unschedulable:
+            log.info("node %s: cordoning", name)
+            self.ongoing.setdefault(name, time.monotonic())
             sim.patch_node(node, spec={"unschedulable": True})
             return
-        waiting = blocked = 0
-        for pod in sim.pods_on(name):
+        self._drain(node, name, desired)
+
+    def _forget(self, name: str) -> None:
+        self.ongoing.pop(name, None)
+        self.helper_started.pop(name, None)
+
+    def _drain(self, node: dict, name: str, desired: str) -> None:
+        sim, t, now = self.sim, self.timings(), time.monotonic()
+        began = self.ongoing.setdefault(name, now)
+        if now - began > t.timeout:
+            log.error(drain.exceeded(name, t))
+            self._event(node, "DrainFailed", drain.exceeded(name, t))
+        waiting, refused = self._evict(name)
+        if refused:
+            run = self.helper_started.setdefault(name, now)
+            if now - run < t.helper_timeout:
+                raise Requeue(t.eviction_retry)
+            self.helper_started.pop(name, None)
+            delay, line, reason = drain.after_failure(now - began, drain.global_timeout(*refused[0], t), t)
+            log.info("node %s: %s", name, line)
+            if reason:
+                self._event(node, reason, line)
+            raise Requeue(delay)
+        if waiting:
+            raise Requeue(1.0)  # pod deletions requeue us sooner
+        log.info("node %s: drained", name)
+        self._forget(name)
+        sim.patch_node(node, annotations={LAST_APPLIED_DRAIN: desired})
+
+    def _evict(self, name: str) -> tuple[int, list[tuple[str, str]]]:
+        """One pass of evictions: (pods still going, (namespace, name) of the evictions a budget refused)."""
+        waiting, refused = 0, []
+        for pod in self.sim.pods_on(name):
             if not evictable(pod):
                 continue
-            if pod["metadata"].get("deletionTimestamp"):
+            md = pod["metadata"]
+            if md.get("deletionTimestamp"):
                 waiting += 1
                 continue
-            md = pod["metadata"]
             try:
-                sim.kube.create(pod_path(md["namespace"], md["name"]) + "/eviction", {
+                self.sim.kube.create(pod_path(md["namespace"], md["name"]) + "/eviction", {
                     "apiVersion": "policy/v1", "kind": "Eviction",
                     "metadata": {"name": md["name"], "namespace": md["namespace"]},
                 })
@@ -418,18 +468,18 @@ class DrainController:
             except ApiError as e:
                 if e.not_found:
                     continue
-                if e.status == 429:
-                    blocked += 1  # a PodDisruptionBudget: the drain helper retries
-                    log.info("node %s: eviction of %s/%s blocked: %s", name, md["namespace"], md["name"],
-                             e.message)
-                    continue
-                raise
-        if blocked:
-            raise Requeue(sim.knobs.drain_retry)
-        if waiting:
-            raise Requeue(1.0)  # pod deletions requeue us sooner
-        log.info("node %s: drained", name)
-        sim.patch_node(node, annotations={LAST_APPLIED_DRAIN: desired})
+                if e.status != 429:
+                    raise
+                refused.append((md["namespace"], md["name"]))
+                log.info("node %s: %s", name, drain.eviction_retry(md["namespace"], md["name"]))
+        return waiting, refused
+
+    def _event(self, node: dict, reason: str, message: str) -> None:
+        if not drain.has_events(self.sim.knobs.release.version):
+            return
+        # ctrlcommon.NamespacedEventRecorder: the event and its object's reference are in the MCO's namespace.
+        involved = ref({**node, "apiVersion": "v1", "kind": "Node"}, MCO_NAMESPACE)
+        self.sim.events.emit(involved, "Warning", reason, message, drain.EVENT_COMPONENT, namespace=MCO_NAMESPACE)
 
 
 def node_os(node: dict) -> str:

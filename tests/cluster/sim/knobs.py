@@ -36,6 +36,10 @@ KEYS = {
     "jobPodSeconds": "job_pod_seconds",
     "drainRetrySeconds": "drain_retry",
     "drainTimeoutSeconds": "drain_timeout",
+    "drainHelperTimeoutSeconds": "drain_helper_timeout",
+    "drainRequeueSeconds": "drain_requeue",
+    "drainRequeueFailingThresholdSeconds": "drain_requeue_failing_threshold",
+    "drainRequeueFailingSeconds": "drain_requeue_failing",
     "imageUsers": "image_users",
     "defaultImageUser": "default_image_user",
 }
@@ -51,8 +55,12 @@ class Knobs:
     topology: str = "standard"
     heartbeat: float = 30.0  # node Ready heartbeat and Lease renewal
     job_pod_seconds: float = 2.0  # a Job's pod runs this long, then Succeeded
-    drain_retry: float = 5.0  # retry a drain blocked by a PodDisruptionBudget
-    drain_timeout: float = 3600.0  # MCD: "failed to drain node ... after 1 hour"
+    drain_retry: float = 5.0  # the drain helper retries an eviction a PodDisruptionBudget refused
+    drain_timeout: float = 3600.0  # MCD: "failed to drain node ... after 1 hour"; the controller: DrainFailed
+    drain_helper_timeout: float = 90.0  # DrainHelperTimeout: one helper run, then "global timeout reached"
+    drain_requeue: float = 60.0  # DrainRequeueDelay: the next run after a failed one
+    drain_requeue_failing_threshold: float = 600.0  # DrainRequeueFailingThreshold
+    drain_requeue_failing: float = 300.0  # DrainRequeueFailingDelay: the next run once failing that long
     image_users: tuple[tuple[str, str], ...] = ()  # image -> the USER of its config (kubelet runAsNonRoot)
     default_image_user: str = "0"  # most images (ubi9/ubi-minimal ...) run as root
 

@@ -261,3 +261,44 @@ def test_a_disruption_budget_holds_the_drain(sim, sim_namespace):
     st.wait_for(lambda: (apps.read_namespaced_deployment("db", sim_namespace).status.ready_replicas or 0) == 1,
                 what="the db pod back")
     assert st.reboots(sim)["worker-0"] == 1
+
+
+def test_a_held_drain_fails_retries_and_degrades_as_the_mco_does(sim, sim_namespace):
+    # Scaled: the helper retries every 0.2 s for 1 s, a failed run is retried after 0.6 s, after 1.5 s of failures
+    # every 0.9 s; after 3 s the controller says the drain exceeded its timeout and the daemon degrades.
+    st.configure(sim, node_update=0.5, drain_retry=0.2, drain_helper_timeout=1, drain_requeue=0.6,
+                 drain_requeue_failing_threshold=1.5, drain_requeue_failing=0.9, drain_timeout=3)
+    apps, policy, core = client.AppsV1Api(sim), client.PolicyV1Api(sim), client.CoreV1Api(sim)
+    apps.create_namespaced_deployment(sim_namespace, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "db"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"nodeSelector": {"kubernetes.io/hostname": "worker-0"},
+                                       "containers": [{"name": "db", "image": IMAGE}]}}}})
+    policy.create_namespaced_pod_disruption_budget(sim_namespace, {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "db"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}})
+    st.wait_for(lambda: (policy.read_namespaced_pod_disruption_budget("db", sim_namespace).status.current_healthy
+                         or 0) == 1, what="the budget counting the db pod")
+    st.create_mc(sim, st.machine_config("50-x", "worker", files={"/etc/x": "x"}))
+
+    def events(reason: str) -> list:
+        return [e for e in core.list_namespaced_event("openshift-machine-config-operator").items
+                if e.reason == reason and e.involved_object.name == "worker-0"]
+
+    threshold = st.wait_for(lambda: events("DrainThresholdExceeded"), 30, what="DrainThresholdExceeded")
+    assert threshold[0].message.startswith("Drain failed. Drain has been failing for more than 0.025 minutes. "
+                                           "Waiting 0.015 minutes then retrying. Error message from drain: "
+                                           'error when evicting pods/"db-')
+    assert threshold[0].message.endswith(f'-n "{sim_namespace}": global timeout reached: 1s')
+    failed = st.wait_for(lambda: events("DrainFailed"), 30, what="DrainFailed")
+    assert failed[0].message == "node worker-0: drain exceeded timeout: 3s. Will continue to retry."
+    node = st.wait_for(lambda: next(n for n in st.nodes(sim) if n["metadata"]["name"] == "worker-0"
+                                    and n["metadata"]["annotations"].get(
+                                        "machineconfiguration.openshift.io/state") == "Degraded"), 30,
+                       what="worker-0 Degraded")
+    assert node["metadata"]["annotations"]["machineconfiguration.openshift.io/reason"].startswith(
+        "failed to drain node: worker-0 after 1 hour. Please see machine-config-controller logs")
+    policy.delete_namespaced_pod_disruption_budget("db", sim_namespace)
+    # The budget relaxed, the retries go on, the drain finishes and the daemon retries its update (its backoff).
+    st.wait_pool_converged(sim, "worker", contains=["50-x"], timeout=90, allow_degraded=True)

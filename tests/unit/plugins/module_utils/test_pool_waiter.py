@@ -155,6 +155,8 @@ class FakeCluster:
         self.gets: list[str] = []
         self.watches: dict[str, list[str]] = {"pool": [], "node": []}  # the resourceVersion of each WATCH
         self.refuse: dict[str, ApiError] = {}  # kind -> the error its LIST and WATCH get
+        self.pods: list[dict] = []  # served by LIST only (the wait looks at a pending drain's pods and budgets)
+        self.budgets: list[dict] = []
         self.resources = self  # dyn.resources.get(...)
         self._closed = threading.Event()
 
@@ -170,8 +172,15 @@ class FakeCluster:
         short, base = self.KINDS[kind]
         return Resource(short, base)
 
-    def request(self, method: str, path: str, serialize: bool = True) -> Response:
+    def request(self, method: str, path: str, serialize: bool = True, field_selector: str | None = None) -> Response:
         assert method == "get", method
+        if path == "/api/v1/pods":
+            self.lists["pods"] += 1
+            node_name = (field_selector or "").removeprefix("spec.nodeName=")
+            return Response({"items": [p for p in self.pods if p["spec"]["nodeName"] == node_name]})
+        if path == "/apis/policy/v1/poddisruptionbudgets":
+            self.lists["budgets"] += 1
+            return Response({"items": self.budgets})
         for short, base in self.KINDS.values():
             if path == base:
                 self.lists[short] += 1
@@ -531,3 +540,52 @@ def test_a_node_labelled_by_an_earlier_run_is_not_handed_over_again_and_a_ready_
         assert handed == [["worker-1"], ["worker-2"]]
     finally:
         fake.close()
+
+
+# -- a drain a PodDisruptionBudget holds --------------------------------------------------------------------------
+
+DESIRED_DRAIN = "machineconfiguration.openshift.io/desiredDrain"
+LAST_DRAIN = "machineconfiguration.openshift.io/lastAppliedDrain"
+
+
+def draining(name: str, done: bool = False) -> dict:
+    n = node(name, OLD, NEW, "Working")
+    n["metadata"]["annotations"].update({DESIRED_DRAIN: f"drain-{NEW}",
+                                         LAST_DRAIN: f"drain-{NEW}" if done else f"uncordon-{OLD}"})
+    n["spec"] = {"unschedulable": True}
+    return n
+
+
+def test_a_held_drain_is_named_in_the_progress_and_the_timeout_and_nothing_is_read_without_one(make):
+    fake, run = make([worker_pool(NEW, with_mc=True, generation=3, observed=3, status_config=OLD, updated=0,
+                                  updating=True)], [node(n, OLD, NEW) for n in WORKERS], timeout=8)
+    fake.pods = [{"metadata": {"name": "web-1", "namespace": "app", "labels": {"app": "web"},
+                               "ownerReferences": [{"kind": "ReplicaSet", "name": "web", "controller": True}]},
+                  "spec": {"nodeName": "worker-0"}, "status": {"phase": "Running"}}]
+    fake.budgets = [{"metadata": {"name": "web", "namespace": "app"},
+                     "spec": {"selector": {"matchLabels": {"app": "web"}}}, "status": {"disruptionsAllowed": 0}}]
+    fake.modify("node", node("worker-0", OLD, NEW, "Working"))
+    run.saw("worker: 0/3 updated; worker-0 Working")
+    assert fake.lists["pods"] == fake.lists["budgets"] == 0  # no drain pending: nothing read
+    fake.modify("node", draining("worker-0"))
+    held = "the drain of worker-0 is held by app/web-1 (PodDisruptionBudget web)"
+    run.saw(f"worker: 0/3 updated; worker-0 Working: {held}")
+    outcome = run.result()
+    assert outcome.state == "timeout"
+    assert held in outcome.assessments["worker"].waiting_for
+    # Looked at after 2 s, then every 5 s: at most two looks in the 8 s wait, two lists each.
+    assert 1 <= fake.lists["pods"] == fake.lists["budgets"] <= 2
+
+
+def test_a_drain_no_longer_held_is_no_longer_named(make):
+    fake, run = make([worker_pool(NEW, with_mc=True, generation=3, observed=3, status_config=OLD, updated=0,
+                                  updating=True)], [node(n, OLD, NEW) for n in WORKERS])
+    fake.pods = [{"metadata": {"name": "web-1", "namespace": "app", "labels": {"app": "web"}},
+                  "spec": {"nodeName": "worker-0"}, "status": {"phase": "Running"}}]
+    fake.budgets = [{"metadata": {"name": "web", "namespace": "app"},
+                     "spec": {"selector": {}}, "status": {"disruptionsAllowed": 0}}]
+    fake.modify("node", draining("worker-0"))
+    run.saw("worker: 0/3 updated; worker-0 Working: the drain of worker-0 is held by app/web-1 "
+            "(PodDisruptionBudget web)")
+    fake.modify("node", draining("worker-0", done=True))
+    run.saw("worker: 0/3 updated; worker-0 Working")
