@@ -210,7 +210,12 @@ def clean_up(api) -> None:
         node_api.delete_runtime_class(rc.metadata.name)
     core = client.CoreV1Api(api)
     for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
-        core.delete_namespace(ns.metadata.name, grace_period_seconds=0)
+        if ns.metadata.deletion_timestamp is None:
+            core.delete_namespace(ns.metadata.name, grace_period_seconds=0)
+    # Until they are gone: their pods would otherwise still sit on the nodes when the next test's install plans the
+    # drains (a pod without a controller stops it, drain_blockers stop).
+    st.wait_for(lambda: not core.list_namespace(label_selector="sandboxed-test=true").items, 120,
+                what="the tests' namespaces deleted")
 
 
 @contextmanager

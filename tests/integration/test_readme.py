@@ -15,7 +15,7 @@ from support import REPO
 VENV_BIN = REPO / ".venv" / "bin"
 # Every playbook after `make demo` (which runs install and status), in an order that works on one cluster: the
 # README names each (tests/unit checks that), and a first run of each must print no warning.
-AFTER_DEMO = ["status", "verify", "policy", "automation_access", "upgrade", "fleet", "uninstall"]
+AFTER_DEMO = ["status", "verify", "policy", "automation_access", "upgrade", "fleet", "doctor", "uninstall"]
 DIGEST_IMAGE = "registry.invalid/ubi9/ubi-minimal@sha256:" + "0" * 64
 
 
