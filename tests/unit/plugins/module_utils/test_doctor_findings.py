@@ -19,7 +19,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._names import
     POST_CONFIG_ACTION,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import policy_summary
-from mco_objects import node, pool
+from ansible_collections.sandboxed.containers.tests.unit.plugins.module_utils.mco_objects import node, pool
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 T0 = "2027-01-15T08:00:00Z"
