@@ -53,6 +53,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._platform imp
     release_text,
     virtualization_capable,
 )
+from ansible_collections.sandboxed.containers.plugins.module_utils._policy import settings as policy_settings
 from ansible_collections.sandboxed.containers.plugins.module_utils._pool import (
     MaxUnavailableError,
     conditions,
@@ -267,6 +268,17 @@ def validate_settings(s: Settings) -> tuple[dict, dict, object]:
     return selector, overhead, mu
 
 
+def check_offline(s: Settings, *, allow_non_vm_runtime: bool, policy: dict | None) -> tuple[dict, dict, object]:
+    """Every check of the settings that needs no cluster, as the preflight makes them before it reads the cluster
+    and the render makes them instead; returns validate_settings' (selector, overhead, max_unavailable). Raises
+    PreflightError, or PolicyError for the admission policy (applied later in a run: a mistake in it stops it here)."""
+    out = validate_settings(s)
+    check_dropin_runtime(s.crio_dropin, s.handler, allow_non_vm_runtime)
+    if policy is not None:
+        policy_settings(policy)
+    return out
+
+
 def wave_settings(s: Settings) -> tuple[int, int | str | None]:
     """The canary count and the wave size, checked alone (against the chosen nodes: rollout_waves)."""
     try:
@@ -293,6 +305,16 @@ def check_dropin(content: str, handler: str, crio: tuple[int, int, int] | None) 
         return check_crio_dropin(content, handler, crio)
     except DropinError as e:
         raise PreflightError(f"{e} (check sandboxed_containers_crio_* and the drop-in template)") from None
+
+
+def check_dropin_runtime(dropin: str | None, handler: str, allow_non_vm_runtime: bool) -> None:
+    """A handler that runs without a VM would make the runtime class a sandbox in name only."""
+    if dropin is None:
+        return
+    try:
+        check_crio_dropin(dropin, handler, None, require_vm=not allow_non_vm_runtime)
+    except DropinError as e:
+        raise PreflightError(f"{e} (check sandboxed_containers_crio_*)") from None
 
 
 @dataclass(frozen=True)

@@ -447,7 +447,6 @@ messages:
   elements: str
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._crio import DropinError, check_crio_dropin
 from ansible_collections.sandboxed.containers.plugins.module_utils._drain import lines as drain_lines
 from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
     Cluster,
@@ -477,17 +476,16 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._policy impor
     POLICY_OPTIONS,
     PolicyError,
 )
-from ansible_collections.sandboxed.containers.plugins.module_utils._policy import settings as policy_settings
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import (
     Facts,
     PreflightError,
     Settings,
     check_drain,
+    check_offline,
     check_versions,
     decide,
     decide_uninstall,
     object_changes,
-    validate_settings,
 )
 
 POLICY_API = "admissionregistration.k8s.io/v1"
@@ -553,11 +551,7 @@ def checked_settings(p: dict) -> Settings:
     )
     try:
         if op != "uninstall":
-            validate_settings(settings)
-            # A handler that runs without a VM would make the runtime class a sandbox in name only.
-            check_dropin_runtime(p["crio_dropin"], p["handler"], p["allow_non_vm_runtime"])
-            if policy is not None:
-                policy_settings(policy)  # applied later in the run: a mistake in it must stop it here
+            check_offline(settings, allow_non_vm_runtime=p["allow_non_vm_runtime"], policy=policy)
     except (PreflightError, PolicyError) as e:
         raise ClusterError(f"{e}. Nothing was changed.") from None
     return settings
@@ -642,15 +636,6 @@ def preview_drain(cluster: Cluster, settings: Settings, facts: Facts, reboot: li
     pods = facts.pods or cluster.list("v1", "Pod")
     budgets = cluster.list("policy/v1", "PodDisruptionBudget")
     return check_drain(settings, reboot, pods, budgets)
-
-
-def check_dropin_runtime(dropin: str | None, handler: str, allow_non_vm_runtime: bool) -> None:
-    if dropin is None:
-        return
-    try:
-        check_crio_dropin(dropin, handler, None, require_vm=not allow_non_vm_runtime)
-    except DropinError as e:
-        raise PreflightError(f"{e} (check sandboxed_containers_crio_*)") from None
 
 
 ARGUMENT_SPEC = {
