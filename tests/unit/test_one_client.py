@@ -48,4 +48,6 @@ def test_every_module_with_a_cluster_body_runs_on_the_controller():
     """Each module that talks to the API has an action plugin of its name that runs its body (no module process)."""
     modules = {p.stem for p in (PLUGINS / "modules").glob("*.py")}
     actions = {p.stem for p in (PLUGINS / "action").glob("*.py")}
-    assert modules == actions
+    # render reads no cluster: it writes files where the play runs, as a module process, and never imports _k8s.
+    assert "_k8s" not in (PLUGINS / "modules" / "render.py").read_text()
+    assert modules - {"render"} == actions
