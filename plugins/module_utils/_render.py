@@ -14,7 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import yaml
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - ansible-core itself needs PyYAML; reported by the module
+    HAS_YAML = False
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     MACHINE_CONFIG_NAME,

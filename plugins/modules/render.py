@@ -150,11 +150,12 @@ objects:
 import os
 from pathlib import Path
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import POLICY_OPTIONS
 from ansible_collections.sandboxed.containers.plugins.module_utils._preflight import Settings
 from ansible_collections.sandboxed.containers.plugins.module_utils._render import (
+    HAS_YAML,
     RenderError,
     RenderSettings,
     files,
@@ -238,6 +239,8 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
     try:
         module.exit_json(**run(module))
     except RenderError as e:

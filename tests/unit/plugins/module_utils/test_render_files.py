@@ -35,7 +35,7 @@ def test_the_worker_path_is_the_machineconfig_and_the_runtimeclass_the_modules_b
     assert warnings == []
     assert objs == [o.machine_config("worker", DROPIN), o.runtime_class("kata", "kata", {"cpu": "250m",
                                                                                          "memory": "350Mi"})]
-    names, _ = files(rs())
+    names = files(rs())[0]
     assert sorted(names) == ["99_openshift-machineconfig_50-sandboxed-containers.yaml",
                              "99_sandboxed-containers_runtimeclass_kata.yaml"]
     assert [yaml.safe_load(t) for t in names.values()] == objs
@@ -43,12 +43,12 @@ def test_the_worker_path_is_the_machineconfig_and_the_runtimeclass_the_modules_b
 
 def test_the_overhead_is_written_as_the_runtime_class_module_writes_it():
     # The module passes validate_overhead's result (values as strings, stripped) to the builder.
-    objs, _ = objects(rs(overhead={"cpu": 1, "memory": " 350Mi "}))
+    objs = objects(rs(overhead={"cpu": 1, "memory": " 350Mi "}))[0]
     assert objs[-1]["overhead"]["podFixed"] == {"cpu": "1", "memory": "350Mi"}
 
 
 def test_master_role_for_a_compact_cluster_and_the_fedora_coreos_extension_name():
-    objs, _ = objects(rs(role="master", os="fcos"))
+    objs = objects(rs(role="master", os="fcos"))[0]
     assert objs[0]["metadata"]["labels"]["machineconfiguration.openshift.io/role"] == "master"
     assert objs[0]["spec"]["extensions"] == ["kata-containers"]
 
@@ -70,9 +70,9 @@ def test_the_policy_objects_and_the_settings_recorded_on_the_runtime_class():
     resolved = _policy.resolve(POLICY, None)
     assert objs[1:-1] == _policy.objects(resolved, "kata", "kata")
     assert json.loads(objs[-1]["metadata"]["annotations"][_policy.SETTINGS_ANNOTATION]) == resolved
-    _, warnings = objects(rs(policy={"modes": ["namespaces"], "allowed_namespaces": ["a"]}))
+    warnings = objects(rs(policy={"modes": ["namespaces"], "allowed_namespaces": ["a"]}))[1]
     assert "verify_users is not set" in warnings[0]
-    objs, _ = objects(rs(policy={"modes": []}))
+    objs = objects(rs(policy={"modes": []}))[0]
     assert [x["kind"] for x in objs] == ["MachineConfig", "RuntimeClass"]
     assert _policy.SETTINGS_ANNOTATION not in objs[-1]["metadata"]["annotations"]
 
@@ -90,7 +90,7 @@ def test_bad_settings_are_refused_before_anything_is_written(kw, message):
 
 
 def test_the_acm_policy_wraps_the_same_objects_as_musthave_templates():
-    out, _ = files(rs(target="acm-policy", acm_remediation="enforce", policy=POLICY))
+    out = files(rs(target="acm-policy", acm_remediation="enforce", policy=POLICY))[0]
     assert list(out) == [ACM_FILE]
     policy = yaml.safe_load(out[ACM_FILE])
     assert policy["kind"] == "Policy" and policy["spec"]["remediationAction"] == "enforce"
@@ -100,7 +100,7 @@ def test_the_acm_policy_wraps_the_same_objects_as_musthave_templates():
 
 
 def test_an_empty_or_new_directory_gets_every_file_and_a_second_render_writes_nothing():
-    desired, _ = files(rs())
+    desired = files(rs())[0]
     plan = plan_files({}, desired, False, "d")
     assert plan.write == desired and plan.remove == []
     again = plan_files(dict(desired), desired, False, "d")
@@ -108,7 +108,7 @@ def test_an_empty_or_new_directory_gets_every_file_and_a_second_render_writes_no
 
 
 def test_other_files_are_refused_without_overwrite_and_never_touched_with_it():
-    desired, _ = files(rs())
+    desired = files(rs())[0]
     installer = {"99_openshift-cluster-api_worker-machineset-0.yaml": "kind: MachineSet\n",
                  "cluster-scheduler-02-config.yml": "kind: Scheduler\n"}
     with pytest.raises(RenderError, match=r"holds other files.*99_openshift-cluster-api_worker-machineset-0.yaml.*"
@@ -119,8 +119,8 @@ def test_other_files_are_refused_without_overwrite_and_never_touched_with_it():
 
 
 def test_overwrite_removes_the_collections_stale_files_and_refuses_to_replace_anothers():
-    gitops, _ = files(rs(node_selector=SELECTOR, target="gitops"))
-    worker, _ = files(rs())
+    gitops = files(rs(node_selector=SELECTOR, target="gitops"))[0]
+    worker = files(rs())[0]
     plan = plan_files(gitops, worker, True, "repo")
     assert plan.remove == ["99_openshift-machineconfigpool_kata-oc.yaml"]
     assert list(plan.write) == ["99_openshift-machineconfig_50-sandboxed-containers.yaml"]  # role worker now
