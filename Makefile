@@ -43,7 +43,7 @@ cluster-build: ## build (or find cached) etcd and the Kubernetes control plane
 	@bash tests/cluster/build.sh >/dev/null
 
 .PHONY: cluster-up
-cluster-up: venv ## start the local cluster (CLUSTER_TOPOLOGY, CLUSTER_WORKERS, SIM_* knobs)
+cluster-up: venv ## start the local cluster (CLUSTER_TOPOLOGY, CLUSTER_WORKERS, CLUSTER_MANIFESTS_DIR, SIM_* knobs)
 	@$(CLUSTER) up
 
 .PHONY: cluster-down

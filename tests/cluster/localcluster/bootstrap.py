@@ -28,7 +28,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 if TYPE_CHECKING:
     from .cluster import LocalCluster, Settings
 
-from . import openshift_api, scc
+from . import acm_api, manifests, openshift_api, scc
 from .cluster import REPO, ClusterError, release
 
 FIELD_MANAGER = "local-cluster-bootstrap"
@@ -107,6 +107,11 @@ def install_kataconfig_crd(api: client.ApiClient) -> None:
     install_crds(dyn, [openshift_dir() / "crds" / KATACONFIG_CRD])
 
 
+def install_acm_crds(api: client.ApiClient) -> None:
+    """Makes the ACM Policy, PlacementBinding and ConfigurationPolicy APIs available (acm_api.py)."""
+    install_crds(DynamicClient(api), acm_api.crd_files())
+
+
 def _cluster_version(dyn: DynamicClient, minor: str, version: str) -> None:
     """The ClusterVersion `version` of a cluster installed at `version` (e.g. 4.16.0), channel stable-<minor>."""
     res = dyn.resources.get(api_version="config.openshift.io/v1", kind="ClusterVersion")
@@ -170,6 +175,10 @@ def bootstrap(cluster: LocalCluster, settings: Settings, say: Callable[[str], No
                     apply(dyn, obj)
             _wait_policy_enforced(dyn)
         _cluster_version(dyn, rel.version, rel.full_version)
+        if seed and settings.manifests_dir:
+            loaded = manifests.load(Path(settings.manifests_dir))
+            say(f"creating {len(loaded)} day-0 manifests from {settings.manifests_dir}")
+            manifests.create(api, loaded)
         if seed:
             try:
                 from sim import topology  # the simulator package, beside this one

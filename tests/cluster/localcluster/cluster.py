@@ -215,6 +215,7 @@ class Settings:
     no_nfd: tuple[str, ...] = ()
     machine_configs: tuple[str, ...] = ()
     os: str = "rhcos"
+    manifests_dir: str = ""  # day-0 manifests created before the first node (localcluster/manifests.py)
 
     def __post_init__(self) -> None:
         m = re.fullmatch(r"(\d+\.\d+)\.\d+", str(self.openshift_version))
@@ -338,6 +339,14 @@ class Settings:
         s.os = get("CLUSTER_OS") or "rhcos"
         if s.os not in OSES:
             raise bad("CLUSTER_OS", s.os, "one of " + ", ".join(OSES))
+
+        raw = get("CLUSTER_MANIFESTS_DIR")
+        if raw:
+            from . import manifests
+
+            d = Path(raw).expanduser().resolve()
+            manifests.load(d)  # a bad file fails here, before anything starts
+            s.manifests_dir = str(d)
         return s
 
 

@@ -62,21 +62,23 @@ def crd_files(version: str = VERSION) -> dict[str, Path]:
         src = next((module_dir / p for p in paths if (module_dir / p).is_file()), None)
         if src is None:
             raise ClusterError(f"{MODULE}@{version} has none of {', '.join(paths)}")
-        tmp = cached[name].with_suffix(".tmp")
-        shutil.copyfile(src, tmp)  # the module cache is read-only; the copy is ours
-        tmp.chmod(0o644)
-        tmp.replace(cached[name])
+        copy_cached(src, cached[name])
     return cached
 
 
 def _download(version: str) -> Path:
-    what = f"cannot download {MODULE}@{version} (the Scheduler and MachineOSConfig CRDs of the local cluster)"
+    return module_dir(MODULE, version, "the Scheduler and MachineOSConfig CRDs of the local cluster")
+
+
+def module_dir(module: str, version: str, purpose: str) -> Path:
+    """The directory of module@version in the Go module cache, downloaded through the proxy if missing."""
+    what = f"cannot download {module}@{version} ({purpose})"
     if shutil.which("go") is None:
         raise ClusterError(f"{what}: no Go toolchain on PATH; install Go 1.24 or newer and run this again")
     env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
     # Outside any module, so no go.mod is read or changed.
-    with tempfile.TemporaryDirectory(prefix="openshift-api-") as tmp:
-        proc = subprocess.run(["go", "mod", "download", "-json", f"{MODULE}@{version}"], cwd=tmp, env=env,
+    with tempfile.TemporaryDirectory(prefix="go-module-") as tmp:
+        proc = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=tmp, env=env,
                               capture_output=True, text=True, check=False)
     info: dict = {}
     with contextlib.suppress(ValueError):
@@ -84,6 +86,15 @@ def _download(version: str) -> Path:
     reason = info.get("Error") or (proc.stderr.strip().splitlines() or [""])[-1]
     if proc.returncode != 0 or not info.get("Dir"):
         reason = " ".join((reason or f"go mod download exited {proc.returncode}").split())
-        reason = reason.removeprefix(f"{MODULE}@{version}: ")
+        reason = reason.removeprefix(f"{module}@{version}: ")
         raise ClusterError(f"{what}: {reason}")
     return Path(info["Dir"])
+
+
+def copy_cached(src: Path, dest: Path) -> None:
+    """Copies a file out of the read-only module cache, atomically."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    shutil.copyfile(src, tmp)
+    tmp.chmod(0o644)
+    tmp.replace(dest)

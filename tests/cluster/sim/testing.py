@@ -25,6 +25,7 @@ from typing import Any
 
 from kubernetes import client
 
+from . import manifests as M
 from . import pools as P
 from . import render
 from . import topology as topo
@@ -595,7 +596,7 @@ def reset(api: client.ApiClient | Kube, *, topology: str | None = None, workers:
           not_virt: Iterable[str] | None = None, masters_schedulable: bool | None = None, infra: int | None = None,
           arch: dict[str, str] | str | None = None, no_nfd: Iterable[str] | None = None,
           machine_configs: Iterable[str] | None = None, os: str | None = None, timeout: float = 120.0,
-          **knob_values: Any) -> None:
+          manifests: Iterable[dict] | None = None, **knob_values: Any) -> None:
     """Brings the cluster back to a freshly installed state, quickly.
 
     Deletes every node, the MachineConfigs that are neither base nor preset
@@ -609,6 +610,13 @@ def reset(api: client.ApiClient | Kube, *, topology: str | None = None, workers:
     topology takes its own default worker count and masters_schedulable False.
     Pods, namespaces and RuntimeClasses of tests are left alone. The OpenShift
     version cannot change here (the API server's flags fix it).
+
+    `manifests` are day-0 objects (any kind the API serves), created in order
+    after the MachineConfigs and pools are restored and before the nodes, as
+    the installer's cluster-bootstrap does (sim/manifests.py; one that exists
+    is left as it is): the pools render with their MachineConfigs and pools
+    first, so the nodes boot straight into them. A later reset removes the
+    MachineConfigs and pools among them, not the other kinds.
     """
     if "openshift_version" in knob_values:
         raise TypeError("reset cannot change the OpenShift version (the API server's flags fix it); "
@@ -648,9 +656,15 @@ def reset(api: client.ApiClient | Kube, *, topology: str | None = None, workers:
     _restore_mcs(k, base)
     wanted = _wanted_pools(shape)
     _restore_pools(k, wanted)
+    day0 = M.create_all(k, manifests or ())
+    rendered = list(wanted) + [o["metadata"]["name"] for o in day0
+                               if o.get("apiVersion") == MCO_API and o.get("kind") == "MachineConfigPool"
+                               and o["metadata"]["name"] not in wanted]
+    mcs = base + [o for o in day0 if o.get("apiVersion") == MCO_API and o.get("kind") == "MachineConfig"
+                  and o["metadata"]["name"] not in {mc["metadata"]["name"] for mc in base}]
     topo.set_masters_schedulable(k, shape.schedulable)
-    for name in wanted:
-        expected = _expected_render(k, name, final, base)
+    for name in rendered:
+        expected = _expected_render(k, name, final, mcs)
 
         def done(name: str = name, expected: str = expected) -> bool:
             p = k.get(mcp_path(name))
