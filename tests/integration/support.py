@@ -204,10 +204,19 @@ class Recorder:
 
 
 def clean_up(api) -> None:
-    """Deletes the RuntimeClasses and the tests' namespaces, which a cluster reset leaves alone."""
+    """Deletes the RuntimeClasses, the collection's admission policies and the tests' namespaces, which a cluster
+    reset leaves alone."""
     node_api = client.NodeV1Api(api)
     for rc in node_api.list_runtime_class().items:
         node_api.delete_runtime_class(rc.metadata.name)
+    dyn = DynamicClient(api)
+    for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
+        try:
+            res = dyn.resources.get(api_version="admissionregistration.k8s.io/v1", kind=kind)
+        except ResourceNotFoundError:
+            continue  # not served before OpenShift 4.17
+        for item in res.get(label_selector="app.kubernetes.io/managed-by=sandboxed.containers").items:
+            res.delete(name=item.metadata.name)
     core = client.CoreV1Api(api)
     for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
         if ns.metadata.deletion_timestamp is None:
