@@ -148,10 +148,15 @@ demo: venv collection cluster-up ## start the local cluster, install sandboxed c
 # The benchmark (docs/performance.md): its own cluster in BENCH_DIR; BENCH_ARGS passes options (python -m bench -h).
 BENCH_DIR ?= $(CURDIR)/.cluster-bench
 BENCH = PYTHONPATH=tests/cluster $(PY) -m bench --cluster-dir $(BENCH_DIR)
+BENCH_DAY0 = PYTHONPATH=tests/cluster $(PY) -m bench.day0 --cluster-dir $(BENCH_DIR)
 
 .PHONY: bench
 bench: venv collection ## benchmark: install time over the rollout floor, reboots, API requests, beside a baseline
 	@$(BENCH) $(BENCH_ARGS)
+
+.PHONY: bench-day0
+bench-day0: venv collection ## day 0 (the rendered manifests before the nodes) beside day 1, at 3, 20, 100 workers
+	@$(BENCH_DAY0) $(BENCH_ARGS)
 
 .PHONY: bench-quick
 bench-quick: venv collection ## the benchmark at 3 workers, once per tool (a couple of minutes; writes bench/out/)
