@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import yaml
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    ACM_API,
     MACHINE_CONFIG_NAME,
     MANAGED_BY,
     VERSION_ANNOTATION,
@@ -48,7 +49,6 @@ ROLES = ("worker", "master")
 OSES = ("rhcos", "scos", "fcos")
 OS_IDS = {"rhcos": "rhcos", "scos": "scos", "fcos": "fedora"}  # os-release ID, as _platform.extension_for reads it
 
-ACM_API = "policy.open-cluster-management.io/v1"
 ACM_POLICY_NAME = "sandboxed-containers"
 ACM_REMEDIATIONS = ("inform", "enforce")
 

@@ -48,8 +48,8 @@ def test_load_yaml_json_policy_and_skips_others():
     assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
         ("MachineConfig", "50-sandboxed-containers"), ("RuntimeClass", "kata")]
     assert problems == []
-    objs, _ = load({"p.yaml": yaml.safe_dump(acm_policy([MC, RC], "policies", "inform"))})
-    assert objs == [MC, RC]
+    objs, problems = load({"p.yaml": yaml.safe_dump(acm_policy([MC, RC], "policies", "inform"))})
+    assert objs == [MC, RC] and problems == []
 
 
 def test_load_reports_unreadable_files():
