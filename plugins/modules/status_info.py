@@ -243,7 +243,7 @@ drift_messages:
   elements: str
   sample: ["RuntimeClass kata changed: overhead.podFixed.memory is 500Mi in the cluster, 350Mi rendered"]
 drift_dir:
-  description: The directory compared with, O(rendered_dir) with the user's home expanded.
+  description: The directory compared with, O(rendered_dir).
   returned: when O(rendered_dir) is set
   type: str
 """
@@ -334,14 +334,14 @@ DRIFT_APIS = {"MachineConfig": MC_API, "MachineConfigPool": MC_API, "RuntimeClas
 
 
 def rendered_objects(rendered_dir: str) -> tuple[str, list[dict], list[str]]:
-    """The directory (user expanded), the collection's objects in its files, and the files it could not read.
-    Raises ClusterError (the task fails, nothing read from the cluster) when there is nothing to compare with."""
-    where = os.path.expanduser(rendered_dir)
+    """The directory, the collection's objects in its files, and the files it could not read. Raises ClusterError
+    (the task fails, nothing read from the cluster) when there is nothing to compare with."""
+    where = rendered_dir  # type path: the user's home already expanded
     if not os.path.isdir(where):
+        what = "is not a directory" if os.path.exists(where) else "does not exist"
         raise ClusterError(
-            f"sandboxed_containers_render_dir {where} " + ("is not a directory" if os.path.exists(where) else
-                                                          "does not exist")
-            + "; run playbooks/render.yml with the settings of the install to write it, or set "
+            f"sandboxed_containers_render_dir {where} {what}; run playbooks/render.yml with the settings of the "
+            "install to write it, or set "
             "sandboxed_containers_render_dir to the directory it wrote (empty: no drift check)")
     texts, problems = {}, []
     for entry in sorted(os.listdir(where)):
