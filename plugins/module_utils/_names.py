@@ -18,6 +18,9 @@ DEFAULT_POOL_NAME = "kata-oc"
 DEFAULT_RUNTIME_CLASS = "kata"
 DEFAULT_HANDLER = "kata"
 
+# Advanced Cluster Management's Policy and ConfigurationPolicy, which the render may wrap the objects in.
+ACM_API = "policy.open-cluster-management.io/v1"
+
 # The collection's label on every object it created (or adopted); it acts on no other object of its names.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "sandboxed.containers"}
 MANAGED_BY_TEXT = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())

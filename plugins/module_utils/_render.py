@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - ansible-core itself needs PyYAML; repo
     HAS_YAML = False
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
+    ACM_API,
     MACHINE_CONFIG_NAME,
     MANAGED_BY,
     VERSION_ANNOTATION,
@@ -53,7 +54,6 @@ ROLES = ("worker", "master")
 OSES = ("rhcos", "scos", "fcos")
 OS_IDS = {"rhcos": "rhcos", "scos": "scos", "fcos": "fedora"}  # os-release ID, as _platform.extension_for reads it
 
-ACM_API = "policy.open-cluster-management.io/v1"
 ACM_POLICY_NAME = "sandboxed-containers"
 ACM_REMEDIATIONS = ("inform", "enforce")
 

@@ -20,6 +20,13 @@ description:
     actions, and whether it is in force (every policy and binding present, the bindings' actions as recorded, no
     type-checking warnings in the policies' status), with a warning naming what is wrong otherwise; and the names
     in C(allowed_namespaces) that do not exist.
+  - With O(rendered_dir), compares the cluster with the directory P(sandboxed.containers.render#role) wrote (or
+    one that holds its files, such as openshift-install's C(openshift/) directory, or its Advanced Cluster
+    Management Policy) the way a C(musthave) ConfigurationPolicy does, and returns the drift (RV(drift)).
+  - Says, per node of the pools that carry the MachineConfig, whether it was installed at day 0 (its first boot
+    already had the collection's MachineConfig), from the rendered config the MCO names in its
+    C(machineconfiguration.openshift.io/firstPivotConfig) annotation (written from OpenShift 4.22 on; unknown
+    before).
 author:
   - sandboxed.containers contributors (@sandboxed-containers)
 options:
@@ -39,6 +46,16 @@ options:
     description: The CRI-O handler, to find the other RuntimeClasses with it; by default the RuntimeClass's
       handler, or V(kata) when it does not exist.
     type: str
+  rendered_dir:
+    description:
+      - A directory written by P(sandboxed.containers.render#role) (C(playbooks/render.yml)) to compare the
+        cluster with; files whose objects lack the collection's label C(app.kubernetes.io/managed-by) are ignored.
+      - Each rendered object is V(missing) from the cluster, or V(changed) (each field that differs, with the
+        rendered value and the cluster's; fields the cluster adds are not drift), and each object of the
+        collection's kinds with its label that the directory lacks is V(extra).
+      - The task fails before it reads the cluster when the directory does not exist or holds no object of the
+        collection's.
+    type: path
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - sandboxed.containers.attributes
@@ -56,6 +73,11 @@ EXAMPLES = r"""
 - name: Status of sandboxed containers
   sandboxed.containers.status_info:
   register: kata
+
+- name: Drift from what playbooks/render.yml wrote
+  sandboxed.containers.status_info:
+    rendered_dir: /srv/gitops/sandboxed-containers
+  register: kata_drift
 
 - name: Nodes that failed
   ansible.builtin.debug:
@@ -164,14 +186,94 @@ policy:
       description: What keeps the policy from being in force, in words.
       type: list
       elements: str
+day0:
+  description:
+    - Whether the nodes of the pools that carry the MachineConfig were installed at day 0, their first boot
+      already having the collection's extension and CRI-O drop-in; per node, RV(nodes) has
+      C(installed_at_day0) (true, false, or null for unknown), C(first_boot_config) and C(day0_reason).
+  returned: success
+  type: dict
+  contains:
+    installed_at_day0:
+      description: True when every such node was; false when one was not; null when it is unknown for one (its
+        first boot config no longer exists, or OpenShift before 4.22 did not record it) or there is no such node.
+      type: bool
+    version:
+      description: The version annotation of the collection's MachineConfig.
+      type: str
+    nodes:
+      description: The nodes installed at day 0.
+      type: list
+      elements: str
+    unknown:
+      description: The nodes for which it is unknown.
+      type: list
+      elements: str
+drift:
+  description: With O(rendered_dir), the drift, one finding per object; empty when the cluster has everything
+    rendered and nothing more.
+  returned: when O(rendered_dir) is set
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: The object's kind.
+      type: str
+    name:
+      description: The object's name.
+      type: str
+    state:
+      description: V(missing) (rendered, not in the cluster), V(changed) or V(extra) (in the cluster with the
+        collection's label, not rendered).
+      type: str
+    fields:
+      description: For V(changed), each field that differs, with its C(path) (for example
+        C(overhead.podFixed.memory)), its C(rendered) value and the C(cluster)'s (null when absent).
+      type: list
+      elements: dict
+  sample:
+    - kind: RuntimeClass
+      name: kata
+      state: changed
+      fields: [{"path": "overhead.podFixed.memory", "rendered": "350Mi", "cluster": "500Mi"}]
+drift_messages:
+  description: With O(rendered_dir), one line per finding of RV(drift).
+  returned: when O(rendered_dir) is set
+  type: list
+  elements: str
+  sample: ["RuntimeClass kata changed: overhead.podFixed.memory is 500Mi in the cluster, 350Mi rendered"]
+drift_dir:
+  description: The directory compared with, O(rendered_dir).
+  returned: when O(rendered_dir) is set
+  type: str
 """
 
-from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import Cluster, ClusterError, run_module
+import os
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._drift import (
+    FIRST_PIVOT_CONFIG,
+    day0,
+    day0_summary,
+    findings,
+    line,
+    load,
+    no_objects_message,
+)
+from ansible_collections.sandboxed.containers.plugins.module_utils._drift import KINDS as DRIFT_KINDS
+from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import (
+    ApiNotServed,
+    Cluster,
+    ClusterError,
+    optional_list,
+    run_module,
+)
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     DEFAULT_POOL_NAME,
     DEFAULT_RUNTIME_CLASS,
+    KATA_EXTENSIONS,
     MACHINE_CONFIG_NAME,
     MANAGED_BY,
+    MANAGED_BY_TEXT,
     MC_API,
     ROLE_LABEL,
     RUNTIME_CLASS_API,
@@ -226,6 +328,83 @@ def policy_report(cluster: Cluster, rc: dict | None) -> dict:
     return summary
 
 
+# The API of each kind the collection writes, for the drift's reads.
+DRIFT_APIS = {"MachineConfig": MC_API, "MachineConfigPool": MC_API, "RuntimeClass": RUNTIME_CLASS_API,
+              "ValidatingAdmissionPolicy": POLICY_API, "ValidatingAdmissionPolicyBinding": POLICY_API}
+
+
+def rendered_objects(rendered_dir: str) -> tuple[str, list[dict], list[str]]:
+    """The directory, the collection's objects in its files, and the files it could not read. Raises ClusterError
+    (the task fails, nothing read from the cluster) when there is nothing to compare with."""
+    where = rendered_dir  # type path: the user's home already expanded
+    if not os.path.isdir(where):
+        what = "is not a directory" if os.path.exists(where) else "does not exist"
+        raise ClusterError(
+            f"sandboxed_containers_render_dir {where} {what}; run playbooks/render.yml with the settings of the "
+            "install to write it, or set "
+            "sandboxed_containers_render_dir to the directory it wrote (empty: no drift check)")
+    texts, problems = {}, []
+    for entry in sorted(os.listdir(where)):
+        path = os.path.join(where, entry)
+        if not entry.endswith((".yaml", ".yml", ".json")) or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                texts[entry] = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{entry}: {e}")
+    objs, unreadable = load(texts)
+    if not objs:
+        raise ClusterError(no_objects_message(where))
+    return where, objs, problems + unreadable
+
+
+def drift(cluster: Cluster, rendered: list[dict]) -> list[dict]:
+    """The findings of _drift for the rendered objects against the cluster; a kind the cluster does not serve
+    (ValidatingAdmissionPolicy before OpenShift 4.17) has no object there: a rendered one is missing."""
+    have: dict[tuple[str, str], dict | None] = {}
+    for obj in rendered:
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        try:
+            have[(kind, name)] = cluster.get(DRIFT_APIS[kind], kind, name)
+        except ApiNotServed:
+            have[(kind, name)] = None
+    labelled = []
+    for kind in DRIFT_KINDS:
+        for obj in optional_list(cluster, DRIFT_APIS[kind], kind, label_selector=MANAGED_BY_TEXT):
+            labelled.append(dict(obj, kind=kind))  # a list's items may lack their kind
+    return findings(rendered, have, labelled)
+
+
+def drift_result(cluster: Cluster, where: str, objs: list[dict], problems: list[str]) -> dict:
+    for problem in problems:
+        cluster.task.warn(f"sandboxed_containers_render_dir {where}: skipped {problem}")
+    found = drift(cluster, objs)
+    return {"drift": found, "drift_messages": [line(f, where) for f in found], "drift_dir": where}
+
+
+def day0_report(cluster: Cluster, nodes: list[dict], states: list[dict], chosen: list[dict],
+                mc: dict | None) -> dict:
+    """Adds installed_at_day0, first_boot_config and day0_reason to the chosen nodes' entries (None to the
+    others'); returns the summary."""
+    extensions = ((mc or {}).get("spec") or {}).get("extensions") or list(KATA_EXTENSIONS)
+    by_name = {n["metadata"]["name"]: n for n in nodes}
+    configs: dict[str, dict | None] = {}
+    names = {s["name"] for s in chosen}
+    entries = []
+    for s in states:
+        if s["name"] not in names:
+            s.update({"installed_at_day0": None, "first_boot_config": None, "day0_reason": "not chosen"})
+            continue
+        node = by_name[s["name"]]
+        first = (node["metadata"].get("annotations") or {}).get(FIRST_PIVOT_CONFIG)
+        if first and first not in configs:
+            configs[first] = cluster.get(MC_API, "MachineConfig", first)
+        s.update(day0(node, configs, extensions))
+        entries.append(s)
+    return day0_summary(entries, version_of(mc))
+
+
 def runtime_class_summary(rc: dict | None, name: str) -> dict | None:
     if rc is None:
         return None
@@ -233,8 +412,24 @@ def runtime_class_summary(rc: dict | None, name: str) -> dict | None:
             "scheduling": rc.get("scheduling"), "version": version_of(rc)}
 
 
+def managed_objects(p: dict, mc: dict | None, custom: dict | None, rc: dict | None) -> list[dict]:
+    """The objects the collection manages, with the version annotation of each."""
+    managed = []
+    if mc:
+        managed.append({"kind": "MachineConfig", "name": p["machine_config_name"], "version": version_of(mc),
+                        "role": (mc["metadata"].get("labels") or {}).get(ROLE_LABEL),
+                        "extensions": (mc.get("spec") or {}).get("extensions") or []})
+    if custom and version_of(custom):
+        managed.append({"kind": "MachineConfigPool", "name": p["pool_name"], "version": version_of(custom)})
+    if rc:
+        managed.append({"kind": "RuntimeClass", "name": p["runtime_class_name"], "version": version_of(rc)})
+    return managed
+
+
 def report(cluster: Cluster) -> dict:
     p = cluster.task.params
+    # The directory first: a wrong one fails the task before anything is read from the cluster.
+    rendered = rendered_objects(p["rendered_dir"]) if p["rendered_dir"] else None
     mc_name = p["machine_config_name"]
     nodes = cluster.list("v1", "Node")
     pools = cluster.list(MC_API, "MachineConfigPool")
@@ -244,15 +439,7 @@ def report(cluster: Cluster) -> dict:
     states = node_states(nodes, pools, mc_name, p["handler"] or (rc or {}).get("handler"))
     carrying = [x for x in pools if mc_name in sources(x)]
     custom = next((x for x in pools if x["metadata"]["name"] == p["pool_name"]), None)
-    managed = []
-    if mc:
-        managed.append({"kind": "MachineConfig", "name": mc_name, "version": version_of(mc),
-                        "role": (mc["metadata"].get("labels") or {}).get(ROLE_LABEL),
-                        "extensions": (mc.get("spec") or {}).get("extensions") or []})
-    if custom and version_of(custom):
-        managed.append({"kind": "MachineConfigPool", "name": p["pool_name"], "version": version_of(custom)})
-    if rc:
-        managed.append({"kind": "RuntimeClass", "name": p["runtime_class_name"], "version": version_of(rc)})
+    managed = managed_objects(p, mc, custom, rc)
     pods = sorted(
         ({"namespace": x["metadata"]["namespace"], "name": x["metadata"]["name"],
           "node": (x.get("spec") or {}).get("nodeName"), "phase": (x.get("status") or {}).get("phase")}
@@ -273,7 +460,7 @@ def report(cluster: Cluster) -> dict:
             + ("the admission policy gates it like the collection's" if gated else
                "no admission policy gates it (set sandboxed_containers_policy with the namespaces or users mode), "
                f"or delete it if nothing uses it (oc delete runtimeclass {name})"))
-    return {
+    result = {
         "changed": False,
         "installed": bool(mc and rc and in_target and all(s["state"] == "installed" for s in in_target)
                           and not unlabelled),
@@ -290,7 +477,11 @@ def report(cluster: Cluster) -> dict:
         "other_runtime_classes": others,
         "policy": policy,
         "api_host": cluster.host,
+        "day0": day0_report(cluster, nodes, states, in_target, mc),
     }
+    if rendered is not None:
+        result.update(drift_result(cluster, *rendered))
+    return result
 
 
 ARGUMENT_SPEC = {
@@ -298,6 +489,7 @@ ARGUMENT_SPEC = {
     "pool_name": {"type": "str", "default": DEFAULT_POOL_NAME},
     "runtime_class_name": {"type": "str", "default": DEFAULT_RUNTIME_CLASS},
     "handler": {"type": "str"},
+    "rendered_dir": {"type": "path"},
 }
 
 
