@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 try:
     import yaml
@@ -214,14 +215,42 @@ def carries(rendered_config: dict, extensions: Iterable[str]) -> bool:
         and any(isinstance(f, dict) and f.get("path") == CRIO_DROPIN_PATH for f in files)
 
 
-def day0(node: dict, configs: Mapping[str, dict | None], extensions: Iterable[str] = KATA_EXTENSIONS) -> dict:
+def _created(obj: dict | None) -> datetime | None:
+    raw = ((obj or {}).get("metadata") or {}).get("creationTimestamp")
+    if isinstance(raw, datetime):  # the client's objects may carry parsed timestamps
+        return raw
+    try:
+        return datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if raw else None
+    except ValueError:
+        return None
+
+
+def day0(node: dict, configs: Mapping[str, dict | None], extensions: Iterable[str] = KATA_EXTENSIONS,
+         machine_config: dict | None = None) -> dict:
     """Whether a node was installed at first boot: {installed_at_day0: True, False or None (unknown), reason}.
-    configs: rendered config name -> the object, None when it no longer exists."""
+    configs: rendered config name -> the object, None when it no longer exists.
+
+    From OpenShift 4.22 the Machine Config Server writes the rendered config a node first booted into its initial
+    annotations (firstPivotConfig, pkg/server/server.go getNodeAnnotation on main); that config either carries the
+    collection's content or not. Releases 4.14 to 4.21 write only currentConfig, desiredConfig and state
+    (release-4.21 server.go), so there the evidence is the order of creation: a node registers (its Node object is
+    created) only after its first boot, so one registered after our MachineConfig existed booted a config rendered
+    with it; on day 0 the installer's bootstrap creates the MachineConfig before any node exists. A node that was
+    already booting when a day-1 install wrote the MachineConfig would be counted too: the MCO then updates it (one
+    reboot), which this cannot see."""
     first = ((node.get("metadata") or {}).get("annotations") or {}).get(FIRST_PIVOT_CONFIG)
     if not first:
-        return {"installed_at_day0": None, "first_boot_config": None,
-                "day0_reason": f"unknown: the node has no {FIRST_PIVOT_CONFIG} annotation (the MCO writes it at "
-                               "first boot from OpenShift 4.22 on)"}
+        node_at, mc_at = _created(node), _created(machine_config)
+        if node_at is None or mc_at is None:
+            return {"installed_at_day0": None, "first_boot_config": None,
+                    "day0_reason": f"unknown: no {FIRST_PIVOT_CONFIG} annotation (the MCO writes it from OpenShift "
+                                   "4.22) and no creation time to compare"}
+        yes = node_at >= mc_at
+        return {"installed_at_day0": yes, "first_boot_config": None,
+                "day0_reason": f"registered {node_at:%Y-%m-%dT%H:%M:%SZ}, "
+                               + ("after" if yes else "before")
+                               + f" the MachineConfig was created ({mc_at:%Y-%m-%dT%H:%M:%SZ}): its first boot "
+                               + ("had it" if yes else "did not have it; it came in an update")}
     mc = configs.get(first)
     if mc is None:
         return {"installed_at_day0": None, "first_boot_config": first,

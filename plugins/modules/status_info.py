@@ -400,7 +400,7 @@ def day0_report(cluster: Cluster, nodes: list[dict], states: list[dict], chosen:
         first = (node["metadata"].get("annotations") or {}).get(FIRST_PIVOT_CONFIG)
         if first and first not in configs:
             configs[first] = cluster.get(MC_API, "MachineConfig", first)
-        s.update(day0(node, configs, extensions))
+        s.update(day0(node, configs, extensions, mc))
         entries.append(s)
     return day0_summary(entries, version_of(mc))
 

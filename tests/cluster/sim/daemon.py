@@ -35,7 +35,6 @@ from .constants import (
     FAULT_CRIO,
     FAULT_FAIL,
     FAULT_HANG,
-    FIRST_PIVOT_CONFIG,
     LAST_APPLIED_DRAIN,
     MCO_NAMESPACE,
     OS_ID_LABEL,
@@ -151,7 +150,9 @@ class Daemon:
         self._update(node, cur, des)
 
     def _seed(self, node: dict) -> None:
-        """A new node boots with what the Machine Config Server serves for its pool."""
+        """A new node boots with what the Machine Config Server serves for its pool; its initial annotations are
+        those of the MCS (pkg/server/server.go getNodeAnnotation, release-4.14 to release-4.21: currentConfig,
+        desiredConfig, state Done; firstPivotConfig comes only from 4.22, which this simulator does not model)."""
         try:
             pool = P.primary_pool(node, self.sim.pools.items())
         except P.PoolMembershipError:
@@ -162,7 +163,7 @@ class Daemon:
         if not served:
             return  # the pool has not rendered yet; its first render requeues us
         if self.sim.patch_node(node, annotations={
-            CURRENT_CONFIG: served, DESIRED_CONFIG: served, FIRST_PIVOT_CONFIG: served, STATE: STATE_DONE,
+            CURRENT_CONFIG: served, DESIRED_CONFIG: served, STATE: STATE_DONE,
             CONTROL_PLANE_TOPOLOGY: self.sim.knobs.control_plane_topology,
             REBOOTS: P.annotations(node).get(REBOOTS) or "0",
         }):

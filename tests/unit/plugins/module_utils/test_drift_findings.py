@@ -163,3 +163,23 @@ def test_day0_per_node_and_summary():
     assert day0_summary(entries, "1.2.0")["installed_at_day0"] is False
     assert day0_summary([entries[0], entries[2]], None)["installed_at_day0"] is None
     assert day0_summary([], None)["installed_at_day0"] is None
+
+
+def test_day0_without_first_pivot_config_compares_when_the_node_and_the_machine_config_were_created():
+    # OpenShift 4.14-4.21: no firstPivotConfig; a node registers after its first boot, so one created after the
+    # MachineConfig booted a config rendered with it.
+    mc = {"metadata": {"name": "50-sandboxed-containers", "creationTimestamp": "2026-11-28T10:00:00Z"}}
+
+    def created(name: str, at: str) -> dict:
+        return {"metadata": {"name": name, "creationTimestamp": at, "annotations": {}}}
+
+    later = day0(created("w1", "2026-11-28T10:20:00Z"), {}, machine_config=mc)
+    earlier = day0(created("w2", "2026-11-28T09:59:59Z"), {}, machine_config=mc)
+    assert later["installed_at_day0"] is True and "after the MachineConfig was created" in later["day0_reason"]
+    assert earlier["installed_at_day0"] is False and "came in an update" in earlier["day0_reason"]
+    assert day0(created("w3", "2026-11-28T10:20:00Z"), {}, machine_config=None)["installed_at_day0"] is None
+    # firstPivotConfig, where the MCS writes it (4.22), wins over the times.
+    pivot = {"metadata": {"name": "w4", "creationTimestamp": "2026-11-28T10:20:00Z",
+                          "annotations": {FIRST_PIVOT_CONFIG: "rendered-worker-0"}}}
+    configs = {"rendered-worker-0": rendered_config("rendered-worker-0", SSH)}
+    assert day0(pivot, configs, machine_config=mc)["installed_at_day0"] is False
