@@ -31,8 +31,8 @@ def day0_cluster(api, ansible, tmp_path: Path) -> Path:
     return out
 
 
-def test_a_cluster_started_with_the_rendered_manifests_is_installed_with_no_reboot(cluster, ansible, fresh,
-                                                                                    tmp_path):
+def test_a_cluster_started_with_the_rendered_manifests_is_installed_with_no_reboot(
+        cluster, ansible, fresh, tmp_path):
     api = fresh
     out = day0_cluster(api, ansible, tmp_path)
     assert st.reboots(api) == NO_REBOOT
@@ -69,7 +69,7 @@ def test_a_cluster_started_with_the_rendered_manifests_is_installed_with_no_rebo
                 rc["metadata"].pop(key, None)
     assert {k: v for k, v in after.items() if k != "nodes"} == {k: v for k, v in before.items() if k != "nodes"}
     for name, (meta, unschedulable) in after["nodes"].items():
-        was, _ = before["nodes"][name]
+        was = before["nodes"][name][0]
         added = {k: v for k, v in meta["labels"].items() if was["labels"].get(k) != v}
         assert added == ({"sandboxed.containers/handler": "kata"} if name in WORKERS else {}), name
         assert not unschedulable
@@ -87,8 +87,8 @@ def test_a_cluster_started_with_the_rendered_manifests_is_installed_with_no_rebo
     assert pod.spec.node_name in WORKERS
 
 
-def test_a_field_changed_by_hand_is_named_by_status_against_the_rendered_directory(cluster, ansible, fresh,
-                                                                                   tmp_path):
+def test_a_field_changed_by_hand_is_named_by_status_against_the_rendered_directory(
+        cluster, ansible, fresh, tmp_path):
     api = fresh
     out = day0_cluster(api, ansible, tmp_path)
     client.NodeV1Api(api).patch_runtime_class("kata", {"overhead": {"podFixed": {"memory": "500Mi"}}})

@@ -144,6 +144,7 @@ def test_an_acm_policy_of_the_same_objects_is_accepted_by_the_policy_crds(cluste
     r = ansible.run("render", report=False, extra_vars={
         "sandboxed_containers_render_dir": str(tmp_path / "plain"), "sandboxed_containers_policy": POLICY})
     assert r.rc == 0, r
+
     def key(o: dict) -> tuple[str, str]:
         return o["kind"], o["metadata"]["name"]
 

@@ -90,8 +90,8 @@ def test_acm_crds_validate_policies(api):
     objs = client.CustomObjectsApi(api)
 
     def dry_run(body: dict) -> dict:
-        return objs.create_namespaced_custom_object("policy.open-cluster-management.io", "v1", "default", "policies",
-                                                   body, dry_run="All")
+        return objs.create_namespaced_custom_object(
+            "policy.open-cluster-management.io", "v1", "default", "policies", body, dry_run="All")
 
     assert dry_run(POLICY)["metadata"]["name"] == "sandboxed-containers"
     bad = {**POLICY, "spec": {**POLICY["spec"], "remediationAction": "sometimes"}}
