@@ -15,7 +15,7 @@ from support import REPO
 VENV_BIN = REPO / ".venv" / "bin"
 # Every playbook after `make demo` (which runs install and status), in an order that works on one cluster: the
 # README names each (tests/unit checks that), and a first run of each must print no warning.
-AFTER_DEMO = ["status", "verify", "policy", "automation_access", "upgrade", "fleet", "doctor", "uninstall"]
+AFTER_DEMO = ["render", "status", "verify", "policy", "automation_access", "upgrade", "fleet", "doctor", "uninstall"]
 DIGEST_IMAGE = "registry.invalid/ubi9/ubi-minimal@sha256:" + "0" * 64
 
 
@@ -30,6 +30,8 @@ def run_playbook(name: str, kubeconfig: str, tmp_path) -> str:
     argv = [str(VENV_BIN / "ansible-playbook"), f"playbooks/{name}.yml"]
     if name == "verify":
         argv += ["-e", f"sandboxed_containers_verify_image={DIGEST_IMAGE}"]
+    if name in ("render", "status"):  # the demo's objects as manifests, and status against them (drift)
+        argv += ["-e", f"sandboxed_containers_render_dir={tmp_path / 'rendered'}"]
     if name == "fleet":  # a fleet of one: the demo cluster as the only host of an inventory of clusters
         inventory = tmp_path / "clusters.yml"
         inventory.write_text(f"all:\n  hosts:\n    demo:\n      sandboxed_containers_kubeconfig: {kubeconfig}\n")
@@ -63,7 +65,10 @@ def test_make_demo_installs_on_a_local_cluster_and_prints_the_status(tmp_path):
         assert st.reboots(api) == {"master-0": 0, "master-1": 0, "master-2": 0,
                                    "worker-0": 1, "worker-1": 1, "worker-2": 1}
         for name in AFTER_DEMO:
-            assert warnings_in(run_playbook(name, str(directory / "kubeconfig"), tmp_path)) == [], name
+            out = run_playbook(name, str(directory / "kubeconfig"), tmp_path)
+            assert warnings_in(out) == [], name
+            if name == "status":  # the demo installed what the render wrote for the same (default) settings
+                assert f"No drift from {tmp_path / 'rendered'}" in " ".join(out.split()), out[-3000:]
     finally:
         subprocess.run(["make", "cluster-down", f"CLUSTER_DIR={directory}"], cwd=REPO, capture_output=True,
                        timeout=120, check=False)
