@@ -45,6 +45,14 @@ def joined_at(rollout: Rollout, node: str, since: float) -> float | None:
         return next((e[0] for e in rollout.node_states.get(node) or [] if e[0] >= since), None)
 
 
+def done_at(rollout: Rollout, node: str, since: float) -> float | None:
+    """When the node, from `since` on, was first Done on a rendered config with the MachineConfig (a node of the
+    same name before the reset may have been so too, on the same rendered config)."""
+    with rollout._lock:
+        return next((t for t, cfg, state, _labels in rollout.node_states.get(node) or []
+                     if t >= since and cfg in rollout.targets and state == "Done"), None)
+
+
 def measure_day0(env: Env, workers: int, node_update: float, label: str) -> dict:
     """A cluster whose nodes join with the manifests already in its first rendered config, then the install."""
     manifests = rendered_objects(env, label)
@@ -54,7 +62,8 @@ def measure_day0(env: Env, workers: int, node_update: float, label: str) -> dict
     rollout = Rollout(env.kube, "worker", MC_NAME, chosen).start()
     t_reset = time.time()
     st.reset(env.kube, workers=workers, node_update=node_update, render_delay=env.render_delay, manifests=manifests)
-    done = rollout.updated_at()
+    st.wait_for(lambda: all(done_at(rollout, n, t_reset) for n in chosen), 30, what="every node seen Done")
+    done = {n: done_at(rollout, n, t_reset) for n in chosen}
     if None in done.values():
         raise RuntimeError(f"day 0: nodes not Done on a rendered config with {MC_NAME}: "
                            f"{sorted(n for n, t in done.items() if t is None)}")

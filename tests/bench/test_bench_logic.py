@@ -198,13 +198,17 @@ def test_aggregate_takes_the_median_of_first_ready_over_the_runs() -> None:
 
 
 def test_day0_takes_a_nodes_join_from_its_first_state_after_the_reset() -> None:
-    from bench.day0 import joined_at
+    from bench.day0 import done_at, joined_at
     from bench.observe import Rollout
 
     rollout = Rollout(kube=None, pool="worker", machine_config="50-sandboxed-containers", chosen=["worker-0"])
     # Seen before the reset (the node the reset deletes), then re-created at 10.5 and seeded at 10.6.
     rollout.node_states["worker-0"] = [(1.0, "rendered-worker-a", "Done", {}), (10.5, None, None, {}),
                                        (10.6, "rendered-worker-b", "Done", {})]
+    rollout.targets = {"rendered-worker-b"}
     assert joined_at(rollout, "worker-0", since=10.0) == 10.5
+    assert done_at(rollout, "worker-0", since=10.0) == 10.6
+    rollout.node_states["worker-0"][0] = (1.0, "rendered-worker-b", "Done", {})  # the same config before the reset
+    assert done_at(rollout, "worker-0", since=10.0) == 10.6
     assert joined_at(rollout, "worker-0", since=11.0) is None
     assert joined_at(rollout, "worker-1", since=0.0) is None
