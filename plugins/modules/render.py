@@ -206,13 +206,21 @@ def run(module: AnsibleModule) -> dict:
                             "before": existing.get(n) or "", "after": ""} for n in plan.remove]
     if module.check_mode:
         return result
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, text in plan.write.items():
-        tmp = dest / f".{name}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, dest / name)  # a reader (the installer, git) never sees half a file
-    for name in plan.remove:
-        (dest / name).unlink()
+    done: list[str] = []
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, text in plan.write.items():
+            tmp = dest / f".{name}.tmp"
+            tmp.write_text(text)
+            os.replace(tmp, dest / name)  # a reader (the installer, git) never sees half a file
+            done.append(name)
+        for name in plan.remove:
+            (dest / name).unlink()
+            done.append(f"{name} (removed)")
+    except OSError as e:
+        raise RenderError(f"cannot write {dest}: {e.strerror} ({e.filename}). Done before it: "
+                          f"{', '.join(done) or 'nothing'}. Choose a directory you may write, or fix its "
+                          "permissions, and run again: it writes what is missing.") from None
     return result
 
 
@@ -245,9 +253,6 @@ def main() -> None:
         module.exit_json(**run(module))
     except RenderError as e:
         module.fail_json(msg=str(e))
-    except OSError as e:
-        module.fail_json(msg=f"cannot write {module.params['dest']}: {e.strerror}; choose a directory you may "
-                             "write. Some files may have been written; run again once fixed.")
 
 
 if __name__ == "__main__":
