@@ -205,9 +205,14 @@ def dump(obj: dict) -> str:
 def files(r: RenderSettings, *, version: str = COLLECTION_VERSION) -> tuple[dict[str, str], list[str]]:
     """File name -> text for the target, and the warnings."""
     objs, warnings = objects(r, version=version)
+    return files_of(r, objs, version=version), warnings
+
+
+def files_of(r: RenderSettings, objs: list[dict], *, version: str = COLLECTION_VERSION) -> dict[str, str]:
+    """File name -> text of the objects (as `objects` returned them) for the target."""
     if r.target == "acm-policy":
-        return {ACM_FILE: dump(acm_policy(objs, r.acm_namespace, r.acm_remediation, version=version))}, warnings
-    return {file_name(o): dump(o) for o in objs}, warnings
+        return {ACM_FILE: dump(acm_policy(objs, r.acm_namespace, r.acm_remediation, version=version))}
+    return {file_name(o): dump(o) for o in objs}
 
 
 def is_own_file(name: str, text: str | None) -> bool:

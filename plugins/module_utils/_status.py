@@ -9,13 +9,14 @@ Private module_utils: may change at any time, even in bugfix releases.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ansible_collections.sandboxed.containers.plugins.module_utils._membership import primary_pool
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     CURRENT_CONFIG,
     DESIRED_CONFIG,
     HANDLER_LABEL,
+    MANAGED_BY,
     MCD_REASON,
     MCD_STATE,
     READY_SINCE_ANNOTATION,
@@ -159,6 +160,23 @@ def policy_record(obj: dict | None) -> dict | None:
     except ValueError:
         return {"modes": "not JSON"}  # reported as an invalid record
     return value if value is None or isinstance(value, dict) else {"modes": "not a mapping"}
+
+
+def policy_state(serves: bool, get: Callable[[str, str], dict | None],
+                rc: dict | None) -> tuple[dict | None, dict[tuple[str, str], dict | None]]:
+    """The admission policy's record and its installed objects by (kind, name), through `get(kind, name)` (None:
+    not there); `serves`: the API server serves ValidatingAdmissionPolicy."""
+    installed: dict[tuple[str, str], dict | None] = {}
+    if serves:
+        for name in POLICY_NAMES:
+            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+                installed[(kind, name)] = get(kind, name)
+    labels = ((rc or {}).get("metadata") or {}).get("labels") or {}
+    ours = rc is not None and all(labels.get(k) == v for k, v in MANAGED_BY.items())
+    # The RuntimeClass's record survives the policy's deletion; the policy's own annotation, before it exists.
+    record = ((policy_record(rc) if ours else None)
+              or policy_record(installed.get(("ValidatingAdmissionPolicy", POLICY_NAMES[0]))))
+    return record, installed
 
 
 def _policy_expected(modes: list[str]) -> list[str]:

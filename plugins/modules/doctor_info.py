@@ -114,28 +114,18 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._k8s import C
 from ansible_collections.sandboxed.containers.plugins.module_utils._names import (
     DEFAULT_HANDLER,
     DEFAULT_RUNTIME_CLASS,
-    MANAGED_BY,
     MC_API,
     ROLE_LABEL,
     RUNTIME_CLASS_API,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import API as POLICY_API
-from ansible_collections.sandboxed.containers.plugins.module_utils._policy import POLICY_NAMES
-from ansible_collections.sandboxed.containers.plugins.module_utils._status import policy_record, policy_summary
+from ansible_collections.sandboxed.containers.plugins.module_utils._status import policy_state, policy_summary
 
 
 def read_policy(cluster: Cluster, rc: dict | None) -> dict:
     """The admission policy as status reports it (its names only: the automation may read no other)."""
-    installed: dict = {}
-    if cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"):
-        for name in POLICY_NAMES:
-            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
-                installed[(kind, name)] = cluster.get(POLICY_API, kind, name)
-    labels = ((rc or {}).get("metadata") or {}).get("labels") or {}
-    ours = rc is not None and all(labels.get(k) == v for k, v in MANAGED_BY.items())
-    # The RuntimeClass's record survives the policy's deletion; the policy's own annotation, before it exists.
-    record = ((policy_record(rc) if ours else None)
-              or policy_record(installed.get(("ValidatingAdmissionPolicy", POLICY_NAMES[0]))))
+    record, installed = policy_state(cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"),
+                                    lambda kind, name: cluster.get(POLICY_API, kind, name), rc)
     return policy_summary(record, installed, [])
 
 

@@ -158,7 +158,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._render impor
     HAS_YAML,
     RenderError,
     RenderSettings,
-    files,
+    files_of,
     objects,
     plan_files,
 )
@@ -189,7 +189,8 @@ def run(module: AnsibleModule) -> dict:
     p = module.params
     dest = Path(p["dest"])
     r = render_settings(p)
-    desired, warnings = files(r)
+    objs, warnings = objects(r)
+    desired = files_of(r, objs)
     for w in warnings:
         module.warn(w)
     if dest.exists() and not dest.is_dir():
@@ -198,7 +199,7 @@ def run(module: AnsibleModule) -> dict:
     existing = read_dir(dest) if dest.exists() else {}
     plan = plan_files(existing, desired, p["overwrite"], str(dest))
     result = {"changed": bool(plan.write or plan.remove), "files": sorted(desired), "written": sorted(plan.write),
-              "removed": plan.remove, "objects": objects(r)[0]}
+              "removed": plan.remove, "objects": objs}
     if module._diff:
         result["diff"] = [{"before_header": str(dest / n), "after_header": str(dest / n),
                            "before": existing.get(n) or "", "after": t} for n, t in sorted(plan.write.items())]

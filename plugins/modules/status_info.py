@@ -272,7 +272,6 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._names import
     DEFAULT_RUNTIME_CLASS,
     KATA_EXTENSIONS,
     MACHINE_CONFIG_NAME,
-    MANAGED_BY,
     MANAGED_BY_TEXT,
     MC_API,
     ROLE_LABEL,
@@ -281,7 +280,6 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._names import
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import API as POLICY_API
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
     HANDLER_POLICY_NAME,
-    POLICY_NAMES,
 )
 from ansible_collections.sandboxed.containers.plugins.module_utils._pool import paused_by_collection
 from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
@@ -289,7 +287,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._status impor
     counts,
     node_states,
     pods_using,
-    policy_record,
+    policy_state,
     policy_summary,
     pool_summary,
     sources,
@@ -300,16 +298,8 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._status impor
 
 def policy_report(cluster: Cluster, rc: dict | None) -> dict:
     """The admission policy: what is recorded, what is installed, whether it is in force."""
-    installed: dict = {}
-    if cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"):
-        for name in POLICY_NAMES:
-            for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
-                installed[(kind, name)] = cluster.get(POLICY_API, kind, name)
-    labels = ((rc or {}).get("metadata") or {}).get("labels") or {}
-    ours = rc is not None and all(labels.get(k) == v for k, v in MANAGED_BY.items())
-    # The RuntimeClass's record survives the policy's deletion; the policy's own annotation, before it exists.
-    record = ((policy_record(rc) if ours else None)
-              or policy_record(installed.get(("ValidatingAdmissionPolicy", POLICY_NAMES[0]))))
+    record, installed = policy_state(cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"),
+                                    lambda kind, name: cluster.get(POLICY_API, kind, name), rc)
     missing = []
     if isinstance(record, dict) and "namespaces" in (record.get("modes") or []):
         for name in record.get("allowed_namespaces") or []:

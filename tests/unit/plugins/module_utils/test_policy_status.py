@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from ansible_collections.sandboxed.containers.plugins.module_utils._names import MANAGED_BY
 from ansible_collections.sandboxed.containers.plugins.module_utils._policy import (
     HANDLER_POLICY_NAME,
     POLICY_NAME,
+    SETTINGS_ANNOTATION,
     objects,
 )
-from ansible_collections.sandboxed.containers.plugins.module_utils._status import policy_summary
+from ansible_collections.sandboxed.containers.plugins.module_utils._status import (
+    policy_record,
+    policy_state,
+    policy_summary,
+)
 
 VAP, VAPB = "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"
 RECORD = {"modes": ["namespaces", "users"], "allowed_groups": ["kata-users"], "validation_actions": ["Deny", "Audit"],
@@ -75,3 +85,28 @@ def test_require_alone_needs_no_handler_policy_and_missing_namespaces_are_passed
 def test_an_invalid_record_is_a_problem():
     s = policy_summary({"modes": "not JSON"}, {}, [])
     assert s["in_force"] is False and "the recorded admission policy is not valid" in s["problems"][0]
+
+
+def runtime_class(record: dict | None, managed: bool = True) -> dict:
+    annotations = {SETTINGS_ANNOTATION: json.dumps(record)} if record is not None else {}
+    return {"metadata": {"name": "kata", "labels": dict(MANAGED_BY) if managed else {}, "annotations": annotations}}
+
+
+def test_policy_state_reads_the_record_on_the_runtime_class_even_when_the_policy_was_deleted():
+    asked = []
+    record, objs = policy_state(True, lambda kind, name: asked.append((kind, name)), runtime_class(RECORD))
+    assert record == RECORD
+    assert objs == dict.fromkeys(asked) and len(asked) == 4  # each policy and binding asked for, none there
+    assert policy_summary(record, objs, [])["in_force"] is False
+
+
+def test_policy_state_reads_the_policy_record_when_the_runtime_class_is_not_the_collections():
+    objs = installed(RECORD)
+    record, got = policy_state(True, lambda kind, name: objs.get((kind, name)), runtime_class({"modes": []}, False))
+    assert record == policy_record(objs[(VAP, POLICY_NAME)]) and record["modes"] == RECORD["modes"]
+    assert got == objs
+
+
+def test_policy_state_asks_for_nothing_where_the_api_is_not_served():
+    record, objs = policy_state(False, lambda kind, name: pytest.fail("asked"), runtime_class(RECORD))
+    assert (record, objs) == (RECORD, {})
