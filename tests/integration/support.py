@@ -147,11 +147,15 @@ class Recorder:
         self._stop = threading.Event()
         self._labels: dict[str, bool] = {}
         self._threads = [threading.Thread(target=self._run, args=(k, p), daemon=True) for k, p in self.KINDS.items()]
+        self._listed = {k: threading.Event() for k in self.KINDS}
 
     def __enter__(self) -> Recorder:
         for t in self._threads:
             t.start()
-        time.sleep(0.5)
+        # Until each kind is listed: its watch starts from that version, so whatever the operation does after this
+        # is seen (a fixed sleep was not always enough on a loaded machine).
+        for kind, listed in self._listed.items():
+            assert listed.wait(30), f"the recorder could not list {kind}s"
         return self
 
     def __exit__(self, *exc) -> None:
@@ -165,6 +169,7 @@ class Recorder:
             if kind == "node":
                 self._labels[o["metadata"]["name"]] = self.label_key in (o["metadata"].get("labels") or {})
         rv = listed["metadata"]["resourceVersion"]
+        self._listed[kind].set()
         while not self._stop.is_set():
             try:
                 body = self.kube.stream(path, {"watch": "true", "resourceVersion": rv, "timeoutSeconds": 30,
@@ -219,12 +224,24 @@ def clean_up(api) -> None:
             res.delete(name=item.metadata.name)
     core = client.CoreV1Api(api)
     for ns in core.list_namespace(label_selector="sandboxed-test=true").items:
-        if ns.metadata.deletion_timestamp is None:
-            core.delete_namespace(ns.metadata.name, grace_period_seconds=0)
+        delete_namespace(core, ns.metadata.name)
     # Until they are gone: their pods would otherwise still sit on the nodes when the next test's install plans the
     # drains (a pod without a controller stops it, drain_blockers stop).
     st.wait_for(lambda: not core.list_namespace(label_selector="sandboxed-test=true").items, 120,
                 what="the tests' namespaces deleted")
+
+
+def delete_namespace(core: client.CoreV1Api, name: str) -> None:
+    """Deletes the namespace's pods at once, then the namespace. A namespace deleted with pods still in it waits
+    for them: the namespace controller checks again only after half their grace period plus 1 s (16 s for the
+    default 30 s; pkg/controller/namespace/namespace_controller.go, estimate.Estimate/2 + 1), even when the kubelet
+    removed them at once."""
+    try:
+        core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+        core.delete_namespace(name, grace_period_seconds=0)
+    except client.ApiException as e:
+        if e.status != 404:
+            raise
 
 
 @contextmanager

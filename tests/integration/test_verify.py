@@ -13,12 +13,12 @@ import threading
 import time
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from playbook import VERIFY_IMAGE
 from sim import testing as st
-from support import clean_up, kata_pods, namespace_creator, workers_of
+from support import clean_up, delete_namespace, kata_pods, namespace_creator, workers_of
 
 FAST = {"render_delay": 1, "node_update": 0.3}
 NS = "sandboxed-containers-verify"
@@ -53,43 +53,62 @@ def api(installed):
 
 def _delete_namespace(api) -> None:
     core = client.CoreV1Api(api)
-    try:
-        core.delete_namespace(NS, grace_period_seconds=0)
-    except ApiException as e:
-        if e.status != 404:
-            raise
+    delete_namespace(core, NS)
     st.wait_for(lambda: NS not in {n.metadata.name for n in core.list_namespace().items}, 60,
                 what=f"namespace {NS} gone")
 
 
 class Watcher:
-    """Records the verify pods and the namespace as they appear while a playbook runs."""
+    """Records the verify pods and the namespace as they appear while a playbook runs: a WATCH from the version of
+    a first LIST, so a pod that lives for less than any polling interval is seen too (it is created, run, read and
+    deleted within a second on the simulated kubelets)."""
 
     def __init__(self, api) -> None:
         self.core = client.CoreV1Api(api)
         self.pods: dict[str, client.V1Pod] = {}
         self.namespace: client.V1Namespace | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [threading.Thread(target=self._watch, args=(kind,), daemon=True) for kind in ("pod", "ns")]
+        self.errors: list[str] = []
 
-    def _run(self) -> None:
+    def _list(self, kind: str):
+        if kind == "pod":
+            return self.core.list_pod_for_all_namespaces, {"field_selector": f"metadata.namespace={NS}"}
+        return self.core.list_namespace, {"field_selector": f"metadata.name={NS}"}
+
+    def _record(self, kind: str, obj) -> None:
+        if kind == "pod":
+            self.pods.setdefault(obj.metadata.name, obj)
+        else:
+            self.namespace = self.namespace or obj
+
+    def _watch(self, kind: str) -> None:
+        fn, kw = self._list(kind)
+        first = fn(**kw)
+        for obj in first.items:
+            self._record(kind, obj)
+        version = first.metadata.resource_version
         while not self._stop.is_set():
             try:
-                ns = self.core.read_namespace(NS)
-                self.namespace = self.namespace or ns
-                for p in self.core.list_namespaced_pod(NS).items:
-                    self.pods.setdefault(p.metadata.name, p)
-            except ApiException:
-                pass
-            time.sleep(0.1)
+                for event in watch.Watch().stream(fn, resource_version=version, timeout_seconds=1, **kw):
+                    if event["type"] == "ERROR":
+                        raise RuntimeError(str(event["raw_object"]))
+                    self._record(kind, event["object"])
+                    version = event["object"].metadata.resource_version
+            except Exception as e:  # an expired version would lose events: the test fails on it below
+                self.errors.append(f"{kind}: {e}")
+                return
 
     def __enter__(self) -> Watcher:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join(5)
+        for t in self._threads:
+            t.join(5)
+        assert not self.errors, self.errors
 
 
 def _pod_creates(cluster, start: int, namespace: str) -> list[dict]:
