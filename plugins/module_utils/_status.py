@@ -163,7 +163,7 @@ def policy_record(obj: dict | None) -> dict | None:
 
 
 def policy_state(serves: bool, get: Callable[[str, str], dict | None],
-                rc: dict | None) -> tuple[dict | None, dict[tuple[str, str], dict | None]]:
+                 rc: dict | None) -> tuple[dict | None, dict[tuple[str, str], dict | None]]:
     """The admission policy's record and its installed objects by (kind, name), through `get(kind, name)` (None:
     not there); `serves`: the API server serves ValidatingAdmissionPolicy."""
     installed: dict[tuple[str, str], dict | None] = {}

@@ -125,7 +125,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._status impor
 def read_policy(cluster: Cluster, rc: dict | None) -> dict:
     """The admission policy as status reports it (its names only: the automation may read no other)."""
     record, installed = policy_state(cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"),
-                                    lambda kind, name: cluster.get(POLICY_API, kind, name), rc)
+                                     lambda kind, name: cluster.get(POLICY_API, kind, name), rc)
     return policy_summary(record, installed, [])
 
 

@@ -299,7 +299,7 @@ from ansible_collections.sandboxed.containers.plugins.module_utils._status impor
 def policy_report(cluster: Cluster, rc: dict | None) -> dict:
     """The admission policy: what is recorded, what is installed, whether it is in force."""
     record, installed = policy_state(cluster.serves(POLICY_API, "ValidatingAdmissionPolicy"),
-                                    lambda kind, name: cluster.get(POLICY_API, kind, name), rc)
+                                     lambda kind, name: cluster.get(POLICY_API, kind, name), rc)
     missing = []
     if isinstance(record, dict) and "namespaces" in (record.get("modes") or []):
         for name in record.get("allowed_namespaces") or []:
