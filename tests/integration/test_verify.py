@@ -67,39 +67,38 @@ class Watcher:
         self.core = client.CoreV1Api(api)
         self.pods: dict[str, client.V1Pod] = {}
         self.namespace: client.V1Namespace | None = None
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._watch, args=(kind,), daemon=True) for kind in ("pod", "ns")]
         self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
 
-    def _list(self, kind: str):
-        if kind == "pod":
-            return self.core.list_pod_for_all_namespaces, {"field_selector": f"metadata.namespace={NS}"}
-        return self.core.list_namespace, {"field_selector": f"metadata.name={NS}"}
+    def _pod(self, obj: client.V1Pod) -> None:
+        self.pods.setdefault(obj.metadata.name, obj)
 
-    def _record(self, kind: str, obj) -> None:
-        if kind == "pod":
-            self.pods.setdefault(obj.metadata.name, obj)
-        else:
-            self.namespace = self.namespace or obj
+    def _namespace(self, obj: client.V1Namespace) -> None:
+        self.namespace = self.namespace or obj
 
-    def _watch(self, kind: str) -> None:
-        fn, kw = self._list(kind)
-        first = fn(**kw)
-        for obj in first.items:
-            self._record(kind, obj)
-        version = first.metadata.resource_version
+    def _watch(self, list_call, kwargs: dict, record, version: str) -> None:
         while not self._stop.is_set():
             try:
-                for event in watch.Watch().stream(fn, resource_version=version, timeout_seconds=1, **kw):
+                for event in watch.Watch().stream(list_call, resource_version=version, timeout_seconds=1, **kwargs):
                     if event["type"] == "ERROR":
                         raise RuntimeError(str(event["raw_object"]))
-                    self._record(kind, event["object"])
+                    record(event["object"])
                     version = event["object"].metadata.resource_version
             except Exception as e:  # an expired version would lose events: the test fails on it below
-                self.errors.append(f"{kind}: {e}")
+                self.errors.append(f"{list_call.__name__}: {e}")
                 return
 
     def __enter__(self) -> Watcher:
+        # Listed before the playbook starts, each watch from its list's version: nothing it does is missed.
+        for list_call, kwargs, record in (
+                (self.core.list_pod_for_all_namespaces, {"field_selector": f"metadata.namespace={NS}"}, self._pod),
+                (self.core.list_namespace, {"field_selector": f"metadata.name={NS}"}, self._namespace)):
+            first = list_call(**kwargs)
+            for obj in first.items:
+                record(obj)
+            self._threads.append(threading.Thread(target=self._watch, daemon=True, args=(
+                list_call, kwargs, record, first.metadata.resource_version)))
         for t in self._threads:
             t.start()
         return self
